@@ -1,0 +1,79 @@
+"""Atomic file writes: a reader never sees a half-written file.
+
+Every checkpoint, cache and report in the suite is written through these helpers: the data go to a
+temporary file in the destination folder, are flushed to disk, and the temporary file is renamed
+over the destination (``os.replace`` is atomic on POSIX and Windows).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+
+def _check_writable_folder(path: Path) -> None:
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PermissionError(f"cannot create output folder {folder}: {err}") from err
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"output folder {folder} is not writable")
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file next to ``path``; on success it replaces ``path`` atomically.
+
+    On an exception the temporary file is removed and ``path`` is left as it was.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
+    path = Path(path)
+    _check_writable_folder(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; returns the path."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically; returns the path."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, **dump_kwargs: Any) -> Path:
+    """Serialise ``obj`` as indented, key-sorted JSON and write it atomically."""
+    dump_kwargs.setdefault("indent", 2)
+    dump_kwargs.setdefault("sort_keys", True)
+    return atomic_write_text(path, json.dumps(obj, **dump_kwargs) + "\n")
+
+
+def atomic_write_with(path: str | os.PathLike, writer: Callable[[IO[bytes]], Any]) -> Path:
+    """Call ``writer(handle)`` on a binary temporary file and move it to ``path`` atomically.
+
+    For libraries that write to a file object: ``atomic_write_with(p, lambda f: np.savez(f, **a))``
+    or ``atomic_write_with(p, lambda f: torch.save(state, f))``.
+    """
+    with atomic_open(path, "wb") as handle:
+        writer(handle)
+    return Path(path)

@@ -1,0 +1,31 @@
+"""Shared fixtures: the read-only reference data in ../shared, and a deterministic CPU setup."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference" / "benefit_of_distraction"
+
+# Two cores on CI: keep BLAS and torch from oversubscribing them.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session")
+def bod_reference() -> Path:
+    """Folder of the released Benefit-of-Distraction sample; skips the test where it is absent."""
+    if not REFERENCE_DIR.is_dir():
+        pytest.skip(
+            f"reference data not found at {REFERENCE_DIR} (it lives in ../shared/reference, "
+            "outside the repository, and is never copied into it)"
+        )
+    return REFERENCE_DIR
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT

@@ -1,0 +1,35 @@
+import json
+import os
+
+import pytest
+
+from rppg_lib.atomic import atomic_write_json, atomic_write_text, atomic_write_with
+
+
+def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "sub" / "metrics.json"
+    atomic_write_json(target, {"b": 2, "a": 1})
+    atomic_write_json(target, {"a": 3})
+    assert json.loads(target.read_text()) == {"a": 3}
+    assert os.listdir(target.parent) == ["metrics.json"]
+
+
+def test_failed_write_keeps_previous_content(tmp_path):
+    target = tmp_path / "report.txt"
+    atomic_write_text(target, "old")
+
+    def broken_writer(handle):
+        handle.write(b"half")
+        raise RuntimeError("crash while writing")
+
+    with pytest.raises(RuntimeError, match="crash while writing"):
+        atomic_write_with(target, broken_writer)
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["report.txt"]
+
+
+def test_output_folder_that_cannot_be_created_is_named(tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(PermissionError, match="not_a_folder"):
+        atomic_write_text(blocker / "x.txt", "data")
