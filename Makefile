@@ -8,6 +8,7 @@ BIN    := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PARAMS ?= params/default.yaml
 OUT    ?= reports/default
+OPEN_RPPG_VERSION ?= 0.1.1
 
 .PHONY: venv reproduce test lint bench clean-venv
 
@@ -19,6 +20,11 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(TORCH_SPEC)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (rppg-suite)" >/dev/null
+	@# open-rppg's released TS-CAN weights ship inside its PyPI wheel: fetched once, at set-up, from
+	@# the package registry (never at run time). Without them the tests that need them skip.
+	ls data/weights/open_rppg-$(OPEN_RPPG_VERSION)-*.whl >/dev/null 2>&1 || \
+	  $(BIN)/python -m pip download --quiet --no-deps open-rppg==$(OPEN_RPPG_VERSION) -d data/weights || \
+	  echo "warning: could not download the open-rppg wheel; tests of its weights will skip"
 	touch $@
 
 reproduce: venv
