@@ -1,0 +1,112 @@
+"""The ``rppg`` command (also ``python -m rppg_lib.cli``).
+
+One function per subcommand: ``_add_<name>_parser(subparsers)`` declares its options and sets
+``func`` to ``_cmd_<name>(args) -> int``. To add a subcommand, write that pair and list the
+``_add_..._parser`` function in :data:`SUBCOMMANDS`.
+
+Exit status: 0 on success, 1 when a notebook failed, 2 for bad arguments, params or folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+import rppg_lib
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _add_run_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="execute the notebooks of a params file with papermill and write a report",
+        description=(
+            "Execute the notebooks listed in a params file, in order, into a report folder "
+            "(executed notebooks, figures/, tables/, metrics.json, manifest.json, index.html)."
+        ),
+    )
+    parser.add_argument(
+        "--params", required=True, help="params YAML file, e.g. params/default.yaml"
+    )
+    parser.add_argument(
+        "--out", default=None, help="report folder (default: reports/<params file stem>)"
+    )
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter (value parsed as YAML); NOTEBOOK.NAME=VALUE for one notebook "
+        "only; repeatable",
+    )
+    parser.add_argument(
+        "--notebooks-dir",
+        default=None,
+        help="folder of the notebooks (default: notebooks/ beside the params file's folder)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="if --out already holds a report, move it aside to <out>.old-<time> (never deleted)",
+    )
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(func=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from rppg_lib.run_params import parse_overrides
+    from rppg_lib.runner import RunError, run
+
+    try:
+        result = run(
+            args.params,
+            args.out,
+            parse_overrides(args.parameters),
+            notebooks_dir=args.notebooks_dir,
+            force=args.force,
+            kernel_name=args.kernel,
+            progress=not args.no_progress,
+        )
+    except RunError as err:
+        print(f"rppg run: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except (ValueError, FileNotFoundError, FileExistsError, PermissionError) as err:
+        print(f"rppg run: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    seconds = result.manifest["total_seconds"]
+    print(f"rppg run: {len(result.manifest['notebooks'])} notebook(s) in {seconds:.1f} s")
+    print(f"report: {result.index}")
+    return EXIT_OK
+
+
+# Subcommands, in the order `rppg --help` lists them.
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_run_parser]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``rppg`` argument parser with every subcommand of :data:`SUBCOMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="rppg", description="rppg-suite: reproducible remote photoplethysmography"
+    )
+    parser.add_argument("--version", action="version", version=f"rppg {rppg_lib.__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_parser in SUBCOMMANDS:
+        add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rppg`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

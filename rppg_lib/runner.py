@@ -1,0 +1,342 @@
+"""Run the suite's notebooks in order with papermill and write a report folder.
+
+``run("params/default.yaml", "reports/default")`` (or ``rppg run --params ... --out ...``):
+
+1. reads the params file (see :mod:`rppg_lib.run_params`), checks that every listed notebook
+   exists in the notebooks folder and declares ``run_dir``, and that every parameter given is
+   declared by some notebook: all before anything runs or any folder is touched;
+2. prepares the report folder (see :func:`prepare_out_dir` for what happens to an old report);
+3. executes each notebook with papermill into ``<out>/notebooks/<stem>.ipynb``, injecting the
+   parameters it declares, ``run_dir`` = the absolute report folder included. Notebooks write
+   artifacts to ``run_dir/artifacts/<stem>/`` and read their predecessors' from there, so any
+   notebook can also be run alone given ``run_dir``. Kernels get ``RPPG_RUN_DIR`` = the report
+   folder (so :func:`rppg_lib.record.record` finds it), ``PYTHONHASHSEED=0`` unless already
+   set (same set/str-hash order every run), and the notebooks folder as working directory, as in
+   JupyterLab and nbval, so relative paths mean the same thing everywhere;
+4. stops at the first failing notebook (:class:`RunError` names the notebook, the cell and the
+   exception; the executed notebook is saved), and in all cases writes ``manifest.json``
+   (parameters, seeds, versions, git commit, host, timings, params-file hash) and ``index.html``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+from traitlets.config import Config
+
+from rppg_lib.atomic import atomic_write_json
+from rppg_lib.provenance import (
+    Stopwatch,
+    collect_seeds,
+    git_info,
+    host_info,
+    package_versions,
+    sha256_file,
+    utc_timestamp,
+)
+from rppg_lib.record import RUN_DIR_ENV, load_metrics
+from rppg_lib.report.html import MANIFEST_FILE, build_index
+from rppg_lib.run_params import declared_parameters, load_params, resolve_parameters
+
+__all__ = ["RunError", "RunResult", "run", "prepare_out_dir", "default_notebooks_dir"]
+
+# Files whose presence marks a folder as an (old) report that --force may move aside.
+_REPORT_MARKERS = (MANIFEST_FILE, "metrics.json", "index.html", "notebooks")
+
+
+class RunError(RuntimeError):
+    """A notebook failed; ``notebook``, ``cell_index``, ``executed_path`` say where."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        notebook: str,
+        executed_path: Path,
+        cell_index: int | None = None,
+        ename: str | None = None,
+        evalue: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.notebook = notebook
+        self.executed_path = executed_path
+        self.cell_index = cell_index
+        self.ename = ename
+        self.evalue = evalue
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its folder, the manifest written, the records and the index page."""
+
+    run_dir: Path
+    manifest: dict[str, Any]
+    metrics: dict[str, Any]
+    index: Path
+
+
+def default_notebooks_dir(params_path: str | os.PathLike) -> Path:
+    """``notebooks/`` next to the params file's folder (``params/x.yaml`` -> ``notebooks/``)."""
+    return Path(params_path).resolve().parent.parent / "notebooks"
+
+
+def prepare_out_dir(out_dir: str | os.PathLike, *, force: bool = False) -> Path | None:
+    """Create ``out_dir`` for a new report; returns where an old report was moved, if any.
+
+    A folder that already holds files (empty sub-folders do not count) is never overwritten or
+    mixed with a new run (stale records would survive in ``metrics.json``): if it looks like a
+    report (it has one of ``manifest.json``, ``metrics.json``, ``index.html``, ``notebooks/``),
+    ``force=True`` renames it to ``<out_dir>.old-<UTC time>`` (nothing is deleted) and otherwise
+    FileExistsError is raised; any other non-empty folder is refused even with ``force``.
+    PermissionError names a folder that cannot be created or written.
+    """
+    out = Path(out_dir)
+    moved: Path | None = None
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"output folder {out} exists and is not a folder")
+    # Empty sub-folders (e.g. notebooks/ of a run refused before it started) hold nothing to lose.
+    if out.is_dir() and any(not p.is_dir() for p in out.rglob("*")):
+        is_report = any((out / m).exists() for m in _REPORT_MARKERS)
+        if not is_report:
+            raise FileExistsError(
+                f"output folder {out} is not empty and does not look like an rppg report; "
+                "choose a new or empty folder with --out"
+            )
+        if not force:
+            raise FileExistsError(
+                f"output folder {out} already holds a report; pass --force to move it aside "
+                f"(to {out.name}.old-<time>) or choose another --out"
+            )
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        moved = out.with_name(f"{out.name}.old-{stamp}")
+        suffix = 1
+        while moved.exists():
+            moved = out.with_name(f"{out.name}.old-{stamp}-{suffix}")
+            suffix += 1
+        out.rename(moved)
+    try:
+        (out / "notebooks").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PermissionError(f"cannot create output folder {out}: {err}") from err
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise PermissionError(f"output folder {out} is not writable")
+    return moved
+
+
+@contextlib.contextmanager
+def _kernel_environment(run_dir: Path) -> Iterator[None]:
+    """Environment variables inherited by the kernels papermill starts; restored afterwards."""
+    saved = {k: os.environ.get(k) for k in (RUN_DIR_ENV, "PYTHONHASHSEED")}
+    os.environ[RUN_DIR_ENV] = str(run_dir)
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _source_cell_index(executed: Path, cell_index: int) -> int:
+    """Index in the source notebook of the executed notebook's cell ``cell_index``.
+
+    papermill adds an ``injected-parameters`` cell; it is not in the notebook the user edits.
+    """
+    import nbformat
+
+    try:
+        cells = nbformat.read(executed, as_version=4).cells
+    except (OSError, ValueError):
+        return cell_index
+    cells = [c for c in cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+    injected = sum("injected-parameters" in c.metadata.get("tags", []) for c in cells[:cell_index])
+    return cell_index - injected
+
+
+def _failing_line(traceback: list[str] | None) -> str:
+    """``"line N: code"`` + newline for the cell line IPython's traceback marks ``---->``."""
+    from papermill.exceptions import strip_color
+
+    for line in strip_color("\n".join(traceback or [])).splitlines():
+        match = re.match(r"^-+>\s*(\d+)\s?(.*)$", line)
+        if match:
+            return f"line {match.group(1)}: {match.group(2).strip()}\n"
+    return ""
+
+
+def _failure(stem: str, source: Path, executed: Path, err: Exception) -> RunError:
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(err, PapermillExecutionError):
+        index = _source_cell_index(executed, err.cell_index)
+        lines = [line for line in (err.source or "").splitlines() if line.strip()]
+        first = lines[0].strip() if lines else ""
+        message = (
+            f"notebook {stem} failed in cell {index} (0-based, of {source}; In "
+            f"[{err.exec_count}] in the executed notebook), which starts with: {first}\n"
+            f"{_failing_line(err.traceback)}{err.ename}: {err.evalue}\n"
+            f"executed notebook saved to {executed}"
+        )
+        return RunError(
+            message,
+            notebook=stem,
+            executed_path=executed,
+            cell_index=index,
+            ename=err.ename,
+            evalue=err.evalue,
+        )
+    if executed.is_file():
+        saved = f"partially executed notebook saved to {executed}"
+    else:
+        saved = "no executed notebook was saved"
+    message = f"notebook {stem} failed: {type(err).__name__}: {err}\n{saved}"
+    return RunError(message, notebook=stem, executed_path=executed, ename=type(err).__name__)
+
+
+def run(
+    params: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    notebooks_dir: str | os.PathLike | None = None,
+    force: bool = False,
+    kernel_name: str = "python3",
+    progress: bool = True,
+    start_timeout: float = 120,
+) -> RunResult:
+    """Execute the notebooks of the params file ``params`` in order into the report ``out_dir``.
+
+    ``out_dir`` defaults to ``reports/<params file stem>`` (relative to the current folder);
+    ``overrides`` are ``-p`` values (``{"seed": 1, "02_train_tscan.epochs": 3}``);
+    ``notebooks_dir`` defaults to :func:`default_notebooks_dir`; ``force`` moves an old report
+    aside (:func:`prepare_out_dir`); ``start_timeout`` is the kernel start-up limit in seconds.
+    Raises ValueError / FileNotFoundError before running anything for a bad params file, a
+    missing notebook or an undeclared parameter, and :class:`RunError` when a notebook fails
+    (after writing the manifest and index of the partial run).
+    """
+    params_path = Path(params)
+    spec = load_params(params_path)
+    nb_dir = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir(params)
+    nb_dir = nb_dir.resolve()
+    sources = {stem: nb_dir / f"{stem}.ipynb" for stem in spec.notebooks}
+    missing = [str(p) for p in sources.values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"notebook(s) listed in {params_path} not found: {', '.join(missing)}"
+        )
+    declared = {stem: declared_parameters(path) for stem, path in sources.items()}
+    run_dir = Path(out_dir if out_dir is not None else Path("reports") / params_path.stem)
+    run_dir = run_dir.resolve()
+    injected = resolve_parameters(spec, declared, dict(overrides or {}), run_dir)
+
+    moved = prepare_out_dir(run_dir, force=force)
+    if moved is not None:
+        tqdm.write(f"rppg run: moved the previous report in {run_dir} to {moved}")
+    manifest: dict[str, Any] = {
+        "status": "running",
+        "started_at": utc_timestamp(),
+        "finished_at": None,
+        "params_file": {"path": str(params_path.resolve()), "sha256": sha256_file(params_path)},
+        "notebooks_dir": str(nb_dir),
+        "notebooks": list(spec.notebooks),
+        "overrides": dict(overrides or {}),
+        "parameters": injected,
+        "seeds": collect_seeds(injected),
+        "kernel": kernel_name,
+        "timings_seconds": {},
+        "total_seconds": None,
+        "versions": package_versions(),
+        "git": git_info(nb_dir),
+        "host": host_info(),
+    }
+    failure: RunError | None = None
+    with Stopwatch() as total, _kernel_environment(run_dir):
+        bar = tqdm(spec.notebooks, desc="rppg run", unit="notebook", disable=not progress)
+        for stem in bar:
+            bar.set_postfix_str(stem)
+            executed = run_dir / "notebooks" / f"{stem}.ipynb"
+            with Stopwatch() as clock:
+                try:
+                    _execute(
+                        sources[stem], executed, injected[stem], nb_dir, kernel_name, start_timeout
+                    )
+                except KeyboardInterrupt:
+                    manifest["status"] = "interrupted"
+                    manifest["timings_seconds"][stem] = round(clock.seconds, 3)
+                    _finish(manifest, run_dir, total.seconds)
+                    raise
+                except Exception as err:  # any failure of the notebook or its kernel
+                    failure = _failure(stem, sources[stem], executed, err)
+            manifest["timings_seconds"][stem] = round(clock.seconds, 3)
+            if failure is not None:
+                break
+        bar.close()
+    if failure is not None:
+        manifest["status"] = "failed"
+        manifest["error"] = {
+            "notebook": failure.notebook,
+            "cell_index": failure.cell_index,
+            "ename": failure.ename,
+            "evalue": failure.evalue,
+            "message": str(failure),
+        }
+        _finish(manifest, run_dir, total.seconds)
+        raise failure
+    manifest["status"] = "completed"
+    index = _finish(manifest, run_dir, total.seconds)
+    return RunResult(run_dir, manifest, load_metrics(run_dir), index)
+
+
+def _execute(
+    source: Path,
+    executed: Path,
+    parameters: dict[str, Any],
+    cwd: Path,
+    kernel_name: str,
+    start_timeout: float,
+) -> None:
+    import papermill
+
+    papermill.execute_notebook(
+        str(source),
+        str(executed),
+        parameters=parameters,
+        kernel_name=kernel_name,
+        cwd=str(cwd),
+        progress_bar=False,
+        start_timeout=start_timeout,
+        config=_kernel_config(),
+    )
+
+
+def _kernel_config() -> Config:
+    """Kernel-manager settings: CurveZMQ encryption of the local kernel traffic where possible.
+
+    jupyter_client >= 8.10 provisions keys with ``transport_encryption="auto"`` for kernels that
+    declare support (ipykernel does); this also stops ipykernel's plain-TCP warning on every
+    start. Older jupyter_client versions, or pyzmq without Curve, keep their defaults.
+    """
+    import zmq
+    from jupyter_client.manager import KernelManager
+
+    config = Config()
+    if "transport_encryption" in KernelManager.class_trait_names() and zmq.has("curve"):
+        config.KernelManager.transport_encryption = "auto"
+    return config
+
+
+def _finish(manifest: dict[str, Any], run_dir: Path, seconds: float) -> Path:
+    manifest["finished_at"] = utc_timestamp()
+    manifest["total_seconds"] = round(seconds, 3)
+    atomic_write_json(run_dir / MANIFEST_FILE, manifest, sort_keys=False)
+    return build_index(run_dir)
