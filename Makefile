@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 reproduce: venv
-	$(BIN)/rppg run --params $(PARAMS) --out $(OUT)
+	$(BIN)/rppg run --params $(PARAMS) --out $(OUT) --force
 
 test: venv
 	$(BIN)/python -m pytest

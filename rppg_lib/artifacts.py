@@ -1,0 +1,81 @@
+"""Artifacts that notebooks hand to each other inside one run directory.
+
+Every notebook of a run writes what later notebooks need under
+``<run_dir>/artifacts/<notebook stem>/`` and reads what earlier ones wrote from there, so any
+notebook can also run alone (``papermill`` with the same ``run_dir``) once the notebooks before it
+have run. Arrays go to ``.npz`` files, small structured data to ``.json``; all writes are atomic.
+A missing artifact raises ``FileNotFoundError`` naming the notebook that makes it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rppg_lib.atomic import atomic_write_bytes, atomic_write_json
+
+__all__ = [
+    "ARTIFACTS",
+    "stage_dir",
+    "artifact_path",
+    "save_arrays",
+    "load_arrays",
+    "save_json",
+    "load_json",
+]
+
+ARTIFACTS = "artifacts"
+
+
+def stage_dir(run_dir: str | os.PathLike, stage: str, *, create: bool = True) -> Path:
+    """``<run_dir>/artifacts/<stage>``, created when ``create`` is true."""
+    if not stage or "/" in stage or stage.startswith("."):
+        raise ValueError(f"stage must be a notebook stem such as '02_train_tscan', got {stage!r}")
+    folder = Path(run_dir) / ARTIFACTS / stage
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def artifact_path(run_dir: str | os.PathLike, stage: str, name: str, *, must_exist: bool) -> Path:
+    """Path of artifact ``name`` of notebook ``stage``; with ``must_exist``, it must be there."""
+    path = stage_dir(run_dir, stage, create=not must_exist) / name
+    if must_exist and not path.exists():
+        raise FileNotFoundError(
+            f"artifact {path} is missing: run notebook {stage} with run_dir={run_dir} first"
+        )
+    return path
+
+
+def save_arrays(run_dir: str | os.PathLike, stage: str, name: str, **arrays: Any) -> Path:
+    """Write named arrays to ``<stage>/<name>.npz`` atomically (compressed); returns the path."""
+    if not arrays:
+        raise ValueError(f"no arrays given for artifact {name!r}")
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{key: np.asarray(value) for key, value in arrays.items()})
+    path = artifact_path(run_dir, stage, f"{name}.npz", must_exist=False)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_arrays(run_dir: str | os.PathLike, stage: str, name: str) -> dict[str, np.ndarray]:
+    """Read ``<stage>/<name>.npz`` back as a dict of arrays."""
+    path = artifact_path(run_dir, stage, f"{name}.npz", must_exist=True)
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def save_json(run_dir: str | os.PathLike, stage: str, name: str, obj: Any) -> Path:
+    """Write ``obj`` to ``<stage>/<name>.json`` atomically; returns the path."""
+    path = artifact_path(run_dir, stage, f"{name}.json", must_exist=False)
+    return atomic_write_json(path, obj)
+
+
+def load_json(run_dir: str | os.PathLike, stage: str, name: str) -> Any:
+    """Read ``<stage>/<name>.json``."""
+    path = artifact_path(run_dir, stage, f"{name}.json", must_exist=True)
+    return json.loads(path.read_text(encoding="utf-8"))
