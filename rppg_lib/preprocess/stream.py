@@ -1,0 +1,386 @@
+"""The streaming preprocessing of one clip: frames in, ``PreprocessedClip`` out.
+
+Pass 1 reads each frame once: crop box, crop, resize to S×S and to the mask grid, the raw motion
+difference with the previous frame; it appends the raw frames, differences and mask frames to
+frame stores and updates running statistics. Pass 2 reads the stores back block by block,
+normalises them with the finished statistics and writes them in place. The video is decoded once;
+memory holds one frame and one block, whatever the clip length, when the stores are files.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rppg_lib.preprocess.config import PreprocessConfig
+from rppg_lib.preprocess.face import BoxTracker
+from rppg_lib.preprocess.inputs import (
+    RunningStats,
+    derivative_labels,
+    frame_difference,
+    normalize_crop,
+    segment_mean,
+)
+from rppg_lib.preprocess.result import PreprocessedClip
+from rppg_lib.preprocess.storage import ARRAY_NAMES, MemoryFrames, NpyFrames, write_entry
+from rppg_lib.validation import as_array, as_signal, check_fs
+
+__all__ = ["preprocess_frames"]
+
+logger = logging.getLogger("rppg_lib.preprocess")
+
+_BLOCK_FRAMES = 256
+
+
+def _check_frame(frame: Any, t: int, shape: tuple[int, ...] | None, name: str) -> np.ndarray:
+    if (
+        not isinstance(frame, np.ndarray)
+        or frame.dtype != np.uint8
+        or frame.ndim != 3
+        or (frame.shape[2] != 3)
+    ):
+        desc = f"{frame.dtype}{frame.shape}" if isinstance(frame, np.ndarray) else type(frame)
+        raise ValueError(f"{name}: frame {t} must be an RGB uint8 array (H, W, 3), got {desc}")
+    if shape is not None and frame.shape != shape:
+        raise ValueError(f"{name}: frame {t} has shape {frame.shape}, frame 0 had {shape}")
+    return frame
+
+
+def _waveform(values: Any, what: str, n_frames: int, name: str) -> np.ndarray | None:
+    if values is None:
+        return None
+    y = as_signal(values, what, min_length=1)
+    if len(y) != n_frames:
+        raise ValueError(f"{name}: {what} has {len(y)} samples but the clip has {n_frames} frames")
+    return y
+
+
+def prefetched(frames: Iterable[np.ndarray], depth: int) -> Iterator[np.ndarray]:
+    """Iterate ``frames`` with up to ``depth`` items read ahead by one background thread.
+
+    Video decoders (OpenCV's included) release the GIL, so the next frames decode while the
+    current one is processed. Order is kept (a single worker runs the ``next`` calls in turn);
+    an exception of the source is raised here, at the frame where it happened. The source
+    iterator is closed when iteration stops, also on an error.
+    """
+    it = iter(frames)
+    if depth <= 0:
+        yield from it
+        return
+    end = object()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rppg-decode") as pool:
+            pending = collections.deque(pool.submit(next, it, end) for _ in range(depth))
+            try:
+                while True:
+                    item = pending.popleft().result()
+                    if item is end:
+                        return
+                    pending.append(pool.submit(next, it, end))
+                    yield item
+            finally:
+                for future in pending:
+                    future.cancel()
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
+
+
+def _scale(stats: list[RunningStats], what: str, name: str) -> np.ndarray:
+    """Per statistics chunk: the std, or 1 where it is 0 (the input is constant there and is left
+    unscaled rather than turned into NaN; with a warning) or where the chunk holds no values."""
+    std = np.array([s.std for s in stats], dtype=np.float64)
+    constant = np.array([s.count > 0 and s.std <= 0 for s in stats], dtype=bool)
+    if constant.any():
+        logger.warning(
+            "%s: %s input is constant in %d of %d statistics chunks: left unscaled",
+            name,
+            what,
+            int(np.count_nonzero(constant)),
+            len(std),
+        )
+    return np.where(std > 0, std, 1.0)
+
+
+class _Stores:
+    """The three frame stores of a clip, in memory or as ``.npy`` files in ``folder``."""
+
+    def __init__(self, folder: Path | None, size: int, mask: int) -> None:
+        shapes = {
+            "motion": (size, size, 3),
+            "appearance": (size, size, 3),
+            "mask_frames": (mask, mask, 3),
+        }
+        self.folder = folder
+        if folder is None:
+            self.stores = {n: MemoryFrames(shapes[n]) for n in ARRAY_NAMES}
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.stores = {
+                n: NpyFrames(folder / f"{n}.npy", shapes[n], hash_appends=n == "mask_frames")
+                for n in ARRAY_NAMES
+            }
+
+    def __getitem__(self, name: str) -> MemoryFrames | NpyFrames:
+        return self.stores[name]
+
+    def abort(self) -> None:
+        if self.folder is None:
+            return
+        for name, store in self.stores.items():
+            store.abort()
+            (self.folder / f"{name}.npy").unlink(missing_ok=True)
+
+
+def preprocess_frames(
+    frames: Iterable[np.ndarray],
+    fps: float,
+    config: PreprocessConfig | None = None,
+    *,
+    boxes: np.ndarray | None = None,
+    bvp: np.ndarray | None = None,
+    resp: np.ndarray | None = None,
+    frame_times: np.ndarray | None = None,
+    clip_id: str = "frames",
+    source: str | None = None,
+    out_dir: str | os.PathLike | None = None,
+    n_frames: int | None = None,
+    progress: bool = False,
+    prefetch: int = 8,
+    manifest_extra: dict[str, Any] | None = None,
+) -> PreprocessedClip:
+    """Preprocess a stream of RGB uint8 frames (H, W, 3) sampled at ``fps`` Hz (one pass).
+
+    boxes: (T, 4) known face boxes for ``crop="box"``. bvp, resp: (T,) waveforms at the frames
+    (labels are their derivatives, see ``inputs``). frame_times: (T,) s, default t / fps.
+    clip_id, source: name the clip in messages and in the result.
+    out_dir: write the arrays there as ``.npy`` files and return memory maps of them (bounded
+    memory for any clip length); None keeps everything in memory. n_frames: the expected T (the
+    progress bar's total; a stream of another length raises ValueError). manifest_extra: extra
+    JSON-ready fields for the folder's manifest. prefetch: frames decoded ahead in a background
+    thread (0: none); it changes speed only, never the result.
+
+    Raises ValueError for a non-RGB-uint8 frame, a clip shorter than max(2, frame_depth) frames,
+    a waveform/box/time array whose length is not T, or (``crop="haar"``) no face in any frame.
+    """
+    cfg = config if config is not None else PreprocessConfig()
+    fps = check_fs(fps, "fps")
+    if boxes is not None and cfg.crop != "box":
+        raise ValueError(f"boxes are only used with crop='box', got crop={cfg.crop!r}")
+    tracker = BoxTracker(
+        cfg.crop,
+        box_scale=cfg.box_scale,
+        redetect_every=cfg.redetect_every,
+        smooth=cfg.smooth,
+        no_face=cfg.no_face,
+        detect_max_side=cfg.detect_max_side,
+        min_face_fraction=cfg.min_face_fraction,
+        boxes=boxes,
+    )
+    folder = Path(out_dir) if out_dir is not None else None
+    stores = _Stores(folder, cfg.size, cfg.mask_grid)
+    try:
+        return _run(
+            frames,
+            fps,
+            cfg,
+            tracker,
+            stores,
+            boxes=boxes,
+            bvp=bvp,
+            resp=resp,
+            frame_times=frame_times,
+            clip_id=clip_id,
+            source=source,
+            n_frames=n_frames,
+            progress=progress,
+            prefetch=prefetch,
+            manifest_extra=manifest_extra or {},
+        )
+    except BaseException:
+        stores.abort()
+        raise
+
+
+def _run(
+    frames: Iterable[np.ndarray],
+    fps: float,
+    cfg: PreprocessConfig,
+    tracker: BoxTracker,
+    stores: _Stores,
+    *,
+    boxes: np.ndarray | None,
+    bvp: np.ndarray | None,
+    resp: np.ndarray | None,
+    frame_times: np.ndarray | None,
+    clip_id: str,
+    source: str | None,
+    n_frames: int | None,
+    progress: bool,
+    prefetch: int,
+    manifest_extra: dict[str, Any],
+) -> PreprocessedClip:
+    name = f"clip {clip_id!r}" + (f" ({source})" if source else "")
+    stat_len = cfg.chunk_length if cfg.stats == "chunk" else None
+    app_stats: list[RunningStats] = []
+    mot_stats: list[RunningStats] = []
+
+    def stat(stats: list[RunningStats], t: int) -> RunningStats:
+        k = 0 if stat_len is None else t // stat_len
+        while len(stats) <= k:
+            stats.append(RunningStats())
+        return stats[k]
+
+    crop_boxes: list[tuple[int, int, int, int]] = []
+    found: list[bool] = []
+    shape = None
+    prev = None
+    with (
+        contextlib.closing(prefetched(frames, prefetch)) as stream,
+        tqdm(
+            stream, total=n_frames, desc=clip_id, unit="frame", disable=not progress, leave=False
+        ) as bar,
+    ):
+        for t, frame in enumerate(bar):
+            frame = _check_frame(frame, t, shape, name)
+            shape = frame.shape
+            (x, y, w, h), ok = tracker(frame, t)
+            crop = frame[y : y + h, x : x + w].astype(np.float32)
+            cur = normalize_crop(crop, cfg.size, "area")
+            stores["mask_frames"].append(
+                normalize_crop(crop, cfg.mask_grid, cfg.mask_interpolation)
+            )
+            if prev is not None:
+                diff = frame_difference(cur, prev, cfg.eps)
+                stores["motion"].append(diff)
+                stat(mot_stats, t - 1).update(diff)
+            stores["appearance"].append(cur)
+            stat(app_stats, t).update(cur)
+            crop_boxes.append((x, y, w, h))
+            found.append(ok)
+            prev = cur
+
+    n = len(crop_boxes)
+    if n == 0:
+        raise ValueError(f"{name} has no frames (zero-length video or empty stream)")
+    if n_frames is not None and n != n_frames:
+        raise ValueError(f"{name}: the frame stream held {n} frames, expected n_frames={n_frames}")
+    if n < max(2, cfg.frame_depth):
+        raise ValueError(
+            f"{name} has {n} frames, fewer than frame_depth={cfg.frame_depth} "
+            "(and at least 2 are needed for a frame difference)"
+        )
+    if boxes is not None and cfg.crop == "box" and len(boxes) != n:
+        raise ValueError(f"{name}: boxes has {len(boxes)} rows but the clip has {n} frames")
+    face_found = np.asarray(found, dtype=bool)
+    if cfg.crop == "haar" and not face_found.any():
+        raise ValueError(
+            f"{name}: no face found in any of its {n} frames (Haar cascade); "
+            "use crop='center' or 'box', or check the video"
+        )
+    y_bvp = _waveform(bvp, "bvp", n, name)
+    y_resp = _waveform(resp, "resp", n, name)
+    times = (
+        np.arange(n) / fps if frame_times is None else as_array(frame_times, "frame_times", ndim=1)
+    )
+    if len(times) != n:
+        raise ValueError(f"{name}: frame_times has {len(times)} entries, clip {n} frames")
+    n_missing = int(np.count_nonzero(~face_found))
+    if n_missing:
+        logger.warning(
+            "%s: no face found in %d of %d frames (%.1f%%); cropped with the %s box",
+            name,
+            n_missing,
+            n,
+            100.0 * n_missing / n,
+            cfg.no_face,
+        )
+
+    stores["motion"].append(np.zeros((cfg.size, cfg.size, 3), dtype=np.float32))
+    for key in ARRAY_NAMES:
+        stores[key].finish()
+    # With per-chunk statistics a last chunk holding only the last frame has no motion values.
+    mot_stats += [RunningStats() for _ in range(len(app_stats) - len(mot_stats))]
+    app_mean = np.array([s.mean for s in app_stats], dtype=np.float64)
+    app_std = _scale(app_stats, "appearance", name)
+    mot_std = _scale(mot_stats, "motion", name)
+    _normalise(stores, n, cfg, stat_len, app_mean, app_std, mot_std)
+
+    stats = {"appearance_mean": app_mean, "appearance_std": app_std, "motion_std": mot_std}
+    meta = {
+        "frame_times": times,
+        "boxes": np.asarray(crop_boxes, dtype=np.int64),
+        "face_found": face_found,
+        **{f"stats_{k}": v for k, v in stats.items()},
+    }
+    for key, wave in (("bvp", y_bvp), ("resp", y_resp)):
+        if wave is not None:
+            meta[key] = wave
+            meta["labels" if key == "bvp" else "resp_labels"] = derivative_labels(wave, key)
+    if stores.folder is None:
+        return PreprocessedClip(
+            clip_id=clip_id,
+            fps=fps,
+            **{key: stores[key].array for key in ARRAY_NAMES},
+            frame_times=meta["frame_times"],
+            boxes=meta["boxes"],
+            face_found=face_found,
+            labels=meta.get("labels"),
+            bvp=meta.get("bvp"),
+            resp=meta.get("resp"),
+            resp_labels=meta.get("resp_labels"),
+            stats=stats,
+            config=cfg.to_dict(),
+        )
+    records = {f"{key}.npy": stores[key].close() for key in ARRAY_NAMES}
+    manifest = {
+        **manifest_extra,
+        "clip_id": clip_id,
+        "fps": fps,
+        "n_frames": n,
+        "n_no_face_frames": n_missing,
+        "config": cfg.to_dict(),
+    }
+    write_entry(stores.folder, records, meta, manifest)
+    return PreprocessedClip.open(stores.folder)
+
+
+def _normalise(
+    stores: _Stores,
+    n: int,
+    cfg: PreprocessConfig,
+    stat_len: int | None,
+    app_mean: np.ndarray,
+    app_std: np.ndarray,
+    mot_std: np.ndarray,
+) -> None:
+    """Pass 2: scale motion, standardise appearance (and segment-average it), block by block.
+
+    Blocks are multiples of frame_depth, so that no averaging segment straddles two blocks.
+    """
+    block = cfg.frame_depth * max(1, _BLOCK_FRAMES // cfg.frame_depth)
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        k = (
+            np.zeros(stop - start, dtype=np.int64)
+            if stat_len is None
+            else (np.arange(start, stop) // stat_len)
+        )
+        col = (slice(None), None, None, None)
+        motion = stores["motion"].read(start, stop)
+        stores["motion"].write(start, motion / mot_std[k].astype(np.float32)[col])
+        app = stores["appearance"].read(start, stop)
+        app = (app - app_mean[k].astype(np.float32)[col]) / app_std[k].astype(np.float32)[col]
+        if cfg.appearance == "chunk_mean":
+            app = segment_mean(app, cfg.frame_depth)
+        stores["appearance"].write(start, app)
