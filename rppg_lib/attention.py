@@ -1,0 +1,330 @@
+"""Attention masks of the convolutional attention networks: storage, a skin metric, figures.
+
+The masks are the gate sigmoid outputs *before* normalisation (DESIGN 3.2): ``gate1`` (T, M1, M1)
+with M1 = S − 2 (34 at S = 36), one per frame, and ``gate2`` (T, M2, M2) (15 at 36). They are
+obtained with :func:`rppg_lib.inference.predict_clip` (``return_masks=True``).
+
+Geometry: gate-1 cell (i, j) is computed from the 3x3 neighbourhood of input pixel (i + 1, j + 1)
+(a "same" then a "valid" 3x3 convolution), so the gate-1 grid is the input crop without its
+one-pixel border; gate 2 is the same construction one 2x2 average-pool further in.
+:func:`skin_on_mask_grid` maps a skin mask of the crop onto exactly these grids.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from matplotlib.figure import Figure
+
+from rppg_lib.atomic import atomic_write_with
+from rppg_lib.models.tscan import spatial_sizes
+from rppg_lib.report.figures import style_context
+from rppg_lib.validation import check_choice, check_positive, check_positive_int
+
+__all__ = [
+    "AttentionMasks",
+    "save_masks",
+    "load_masks",
+    "crop_skin_masks",
+    "skin_on_mask_grid",
+    "SkinFraction",
+    "skin_fraction",
+    "plot_mask_overlays",
+    "plot_mean_mask",
+    "plot_mask_kymograph",
+    "plot_masks_over_time",
+]
+
+GATES = ("gate1", "gate2")
+
+
+@dataclass
+class AttentionMasks:
+    """Per-frame attention masks of one clip (sigmoid outputs in [0, 1], before normalisation).
+
+    gate1: (T, M1, M1) float16; gate2: (T, M2, M2) float16; fps: frames per second (Hz);
+    clip_id: the clip's name; img_size: the network's input size S.
+    """
+
+    gate1: np.ndarray
+    gate2: np.ndarray
+    fps: float
+    clip_id: str = "clip"
+    img_size: int = 36
+
+    def __post_init__(self) -> None:
+        self.fps = check_positive(self.fps, "fps")
+        for name in GATES:
+            arr = np.asarray(getattr(self, name))
+            if arr.ndim != 3 or arr.shape[1] != arr.shape[2] or arr.shape[0] == 0:
+                raise ValueError(f"{name} must have shape (T, M, M), got {arr.shape}")
+            setattr(self, name, arr.astype(np.float16, copy=False))
+        if self.gate1.shape[0] != self.gate2.shape[0]:
+            raise ValueError(
+                f"gate1 has {self.gate1.shape[0]} frames but gate2 has {self.gate2.shape[0]}"
+            )
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.gate1.shape[0])
+
+    def gate(self, name: str) -> np.ndarray:
+        """``gate1`` or ``gate2`` by name."""
+        return getattr(self, check_choice(name, "gate", GATES))
+
+
+def save_masks(path: str | os.PathLike, masks: AttentionMasks) -> Path:
+    """Write ``masks`` to a compressed ``.npz`` (float16 masks), atomically. 34x34 gate-1 masks
+    of a 30 s clip at 30 fps take about 2 MB before compression."""
+    arrays = {
+        "gate1": masks.gate1.astype(np.float16),
+        "gate2": masks.gate2.astype(np.float16),
+        "fps": np.float64(masks.fps),
+        "clip_id": np.str_(masks.clip_id),
+        "img_size": np.int64(masks.img_size),
+    }
+    return atomic_write_with(path, lambda handle: np.savez_compressed(handle, **arrays))
+
+
+def load_masks(path: str | os.PathLike) -> AttentionMasks:
+    """Read masks written by :func:`save_masks`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"attention-mask file not found: {path}")
+    with np.load(path, allow_pickle=False) as data:
+        missing = {"gate1", "gate2", "fps", "clip_id", "img_size"} - set(data.files)
+        if missing:
+            raise ValueError(f"{path} is not an attention-mask file (missing {sorted(missing)})")
+        return AttentionMasks(
+            gate1=data["gate1"],
+            gate2=data["gate2"],
+            fps=float(data["fps"]),
+            clip_id=str(data["clip_id"]),
+            img_size=int(data["img_size"]),
+        )
+
+
+def crop_skin_masks(
+    skin_masks: np.ndarray, boxes: np.ndarray, img_size: int
+) -> np.ndarray:
+    """Skin masks of whole frames (T, H, W) bool, cropped with the preprocessing's crop boxes
+    (T, 4) (x, y, w, h) in pixels and area-resized to the network input: (T, S, S) float32, the
+    skin fraction of each input pixel in [0, 1]."""
+    skin = np.asarray(skin_masks)
+    box_arr = np.asarray(boxes)
+    if skin.ndim != 3:
+        raise ValueError(f"skin_masks must have shape (T, H, W), got {skin.shape}")
+    if box_arr.shape != (skin.shape[0], 4):
+        raise ValueError(f"boxes must have shape ({skin.shape[0]}, 4), got {box_arr.shape}")
+    size = check_positive_int(img_size, "img_size")
+    out = np.empty((skin.shape[0], size, size), dtype=np.float32)
+    for t, (x, y, w, h) in enumerate(box_arr.astype(int).tolist()):
+        if w <= 0 or h <= 0 or x < 0 or y < 0 or y + h > skin.shape[1] or x + w > skin.shape[2]:
+            frame = f"{skin.shape[2]}x{skin.shape[1]}"
+            raise ValueError(f"boxes[{t}] = {(x, y, w, h)} is not inside the {frame} frame")
+        crop = skin[t, y : y + h, x : x + w].astype(np.float32)
+        out[t] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    return out
+
+
+def skin_on_mask_grid(skin: np.ndarray, gate: str = "gate1") -> np.ndarray:
+    """A skin map of the network input, (T, S, S) or (S, S) in [0, 1], on a gate's grid.
+
+    gate1: the input without its one-pixel border (M1 = S − 2). gate2: that grid average-pooled
+    by 2 (as the network pools) and again without its border (M2). Values stay fractions of skin.
+    """
+    check_choice(gate, "gate", GATES)
+    arr = np.asarray(skin, dtype=np.float32)
+    if arr.ndim not in (2, 3) or arr.shape[-1] != arr.shape[-2]:
+        raise ValueError(f"skin must have shape (T, S, S) or (S, S), got {arr.shape}")
+    m1, p1, m2, _ = spatial_sizes(arr.shape[-1])
+    grid = arr[..., 1 : 1 + m1, 1 : 1 + m1]
+    if gate == "gate1":
+        return grid
+    pooled = grid[..., : 2 * p1, : 2 * p1]
+    pooled = pooled.reshape(*pooled.shape[:-2], p1, 2, p1, 2).mean(axis=(-3, -1))
+    return pooled[..., 1 : 1 + m2, 1 : 1 + m2]
+
+
+@dataclass(frozen=True)
+class SkinFraction:
+    """Share of attention on skin. per_frame (T,): Σ mask·skin / Σ mask; chance (T,): the skin
+    share of the grid, what a uniform mask would score. fraction, chance_mean: their means;
+    lift = fraction / chance_mean (> 1: the mask prefers skin)."""
+
+    per_frame: np.ndarray
+    chance: np.ndarray
+
+    @property
+    def fraction(self) -> float:
+        return float(np.mean(self.per_frame))
+
+    @property
+    def chance_mean(self) -> float:
+        return float(np.mean(self.chance))
+
+    @property
+    def lift(self) -> float:
+        return self.fraction / self.chance_mean
+
+
+def skin_fraction(masks: np.ndarray, skin: np.ndarray) -> SkinFraction:
+    """Fraction of attention-mask mass on skin, per frame, against chance.
+
+    masks: (T, M, M) non-negative (e.g. gate-1 sigmoid masks). skin: (T, M, M) or (M, M) skin
+    fractions in [0, 1] on the same grid (see :func:`crop_skin_masks`, :func:`skin_on_mask_grid`).
+    """
+    g = np.asarray(masks, dtype=np.float64)
+    s = np.asarray(skin, dtype=np.float64)
+    if g.ndim != 3:
+        raise ValueError(f"masks must have shape (T, M, M), got {g.shape}")
+    if s.ndim == 2 and s.shape == g.shape[1:]:
+        s = np.broadcast_to(s, g.shape)
+    if s.shape != g.shape:
+        raise ValueError(f"skin {s.shape} must match the masks {g.shape} (or one frame of them)")
+    if np.any(g < 0) or not np.all(np.isfinite(g)):
+        raise ValueError("masks must be finite and non-negative")
+    if np.any(s < 0) or np.any(s > 1):
+        raise ValueError("skin must hold fractions in [0, 1]")
+    mass = g.sum(axis=(1, 2))
+    if np.any(mass == 0):
+        raise ValueError(f"mask of frame {int(np.argmax(mass == 0))} is all zero")
+    return SkinFraction(
+        per_frame=(g * s).sum(axis=(1, 2)) / mass, chance=s.mean(axis=(1, 2))
+    )
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+def _as_image(frame: np.ndarray) -> np.ndarray:
+    img = np.asarray(frame, dtype=np.float32)
+    if img.max() > 1.0:
+        img = img / 255.0
+    return np.clip(img, 0.0, 1.0)
+
+
+def _pick(n_frames: int, indices: Sequence[int] | None, n: int) -> list[int]:
+    if indices is None:
+        n = min(check_positive_int(n, "n"), n_frames)
+        return np.linspace(0, n_frames - 1, n).round().astype(int).tolist()
+    out = [int(i) for i in indices]
+    bad = [i for i in out if not 0 <= i < n_frames]
+    if bad or not out:
+        raise ValueError(f"indices must be frame numbers in [0, {n_frames}), got {list(indices)}")
+    return out
+
+
+def plot_mask_overlays(
+    masks: AttentionMasks,
+    frames: np.ndarray,
+    *,
+    gate: str = "gate1",
+    indices: Sequence[int] | None = None,
+    n: int = 4,
+    alpha: float = 0.55,
+) -> Figure:
+    """Face crops (top row) and the same crops with the mask overlaid (bottom row) for ``n``
+    evenly spaced frames (or ``indices``). frames: (T, h, w, 3) crops, uint8 or floats in [0, 1]
+    (e.g. ``PreprocessedClip.mask_frames``); the mask is drawn over the whole crop."""
+    mask = masks.gate(gate)
+    if len(frames) != masks.n_frames:
+        raise ValueError(f"frames has {len(frames)} frames, the masks {masks.n_frames}")
+    chosen = _pick(masks.n_frames, indices, n)
+    with style_context():
+        fig = Figure(figsize=(1.2 * len(chosen) + 0.6, 2.7), layout="constrained")
+        axes = fig.subplots(2, len(chosen), squeeze=False)
+        for col, t in enumerate(chosen):
+            img = _as_image(frames[t])
+            extent = (0, img.shape[1], img.shape[0], 0)
+            axes[0, col].imshow(img, extent=extent)
+            axes[0, col].set_title(f"{t / masks.fps:.1f} s", fontsize=8)
+            axes[1, col].imshow(img, extent=extent)
+            im = axes[1, col].imshow(
+                mask[t].astype(np.float32), cmap="inferno", alpha=alpha, vmin=0, vmax=1,
+                extent=extent,
+            )
+            for ax in axes[:, col]:
+                ax.set_xticks([])
+                ax.set_yticks([])
+        axes[0, 0].set_ylabel("crop")
+        axes[1, 0].set_ylabel(f"{gate} mask")
+        fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.8, label="sigmoid")
+    return fig
+
+
+def plot_mean_mask(
+    masks: AttentionMasks, frames: np.ndarray | None = None, *, gate: str = "gate1"
+) -> Figure:
+    """The mask averaged over time, with its standard deviation over time beside it, and the
+    mean crop overlaid when ``frames`` (T, h, w, 3) are given."""
+    mask = masks.gate(gate).astype(np.float32)
+    panels = 3 if frames is not None else 2
+    with style_context():
+        fig = Figure(figsize=(1.6 * panels + 0.6, 2.0), layout="constrained")
+        axes = fig.subplots(1, panels)
+        im = axes[0].imshow(mask.mean(axis=0), cmap="inferno", vmin=0, vmax=1)
+        axes[0].set_title("mean")
+        fig.colorbar(im, ax=axes[0], shrink=0.8)
+        im = axes[1].imshow(mask.std(axis=0), cmap="viridis")
+        axes[1].set_title("std over time")
+        fig.colorbar(im, ax=axes[1], shrink=0.8)
+        if frames is not None:
+            mean_frame = _as_image(np.mean(np.asarray(frames, dtype=np.float32), axis=0))
+            extent = (0, mean_frame.shape[1], mean_frame.shape[0], 0)
+            axes[2].imshow(mean_frame, extent=extent)
+            axes[2].imshow(mask.mean(axis=0), cmap="inferno", alpha=0.55, vmin=0, vmax=1,
+                           extent=extent)
+            axes[2].set_title("on mean crop")
+        for ax in axes:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.suptitle(f"{masks.clip_id}: {gate} over {masks.n_frames / masks.fps:.1f} s")
+    return fig
+
+
+def plot_mask_kymograph(masks: AttentionMasks, *, gate: str = "gate1") -> Figure:
+    """Masks over time as two kymographs: the mean over columns (each row of the mask as it
+    evolves in time) and the mean over rows (each column). Time (s) runs left to right."""
+    mask = masks.gate(gate).astype(np.float32)
+    t_end = masks.n_frames / masks.fps
+    with style_context():
+        fig = Figure(figsize=(3.5, 2.8), layout="constrained")
+        axes = fig.subplots(2, 1, sharex=True)
+        for ax, profile, label in (
+            (axes[0], mask.mean(axis=2), "mask row"),
+            (axes[1], mask.mean(axis=1), "mask column"),
+        ):
+            im = ax.imshow(
+                profile.T, aspect="auto", cmap="inferno", vmin=0, vmax=1,
+                extent=(0, t_end, profile.shape[1] - 0.5, -0.5),
+            )
+            ax.set_ylabel(label)
+        axes[1].set_xlabel("time (s)")
+        fig.colorbar(im, ax=axes.tolist(), shrink=0.8, label=f"{gate} (mean)")
+    return fig
+
+
+def plot_masks_over_time(
+    masks: AttentionMasks, *, gate: str = "gate1", n: int = 8, columns: int = 4
+) -> Figure:
+    """A grid of ``n`` masks at evenly spaced times, each labelled with its time in seconds."""
+    mask = masks.gate(gate).astype(np.float32)
+    chosen = _pick(masks.n_frames, None, n)
+    columns = min(check_positive_int(columns, "columns"), len(chosen))
+    rows = -(-len(chosen) // columns)
+    with style_context():
+        fig = Figure(figsize=(1.1 * columns + 0.6, 1.15 * rows), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+        for ax in axes:
+            ax.set_axis_off()
+        for ax, t in zip(axes, chosen, strict=False):
+            im = ax.imshow(mask[t], cmap="inferno", vmin=0, vmax=1)
+            ax.set_title(f"{t / masks.fps:.1f} s", fontsize=8)
+        fig.colorbar(im, ax=axes.tolist(), shrink=0.8, label=gate)
+    return fig

@@ -1,0 +1,292 @@
+"""Training the denoiser with the suite's loop, evaluating it, and the channel ablation."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from rppg_lib.denoiser.data import (
+    CHANNEL_SETS,
+    HOP,
+    TARGET_FILTERS,
+    WINDOW,
+    DenoiserClip,
+    check_estimates,
+    denoiser_dataset,
+    prepare_clip,
+)
+from rppg_lib.denoiser.inference import channels_of, denoise_clip
+from rppg_lib.evaluation import evaluate_windows, summarize
+from rppg_lib.inverse_attention import CorruptionEstimates
+from rppg_lib.training import TrainConfig, TrainResult, build_model, preset, train
+from rppg_lib.validation import as_signal, check_choice, check_positive
+
+__all__ = [
+    "NETWORK_LABEL",
+    "evaluate_denoiser",
+    "DenoiserTraining",
+    "train_denoiser",
+    "AblationResult",
+    "run_ablation",
+]
+
+NETWORK_LABEL = "network (no LSTM)"
+
+# A (CorruptionEstimates, ground-truth waveform at frame times) pair.
+Item = tuple[CorruptionEstimates, Any]
+
+
+def _check_item(item: Any, name: str) -> tuple[CorruptionEstimates, np.ndarray]:
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        raise ValueError(f"{name} must be a (CorruptionEstimates, waveform) pair, got {item!r:.80}")
+    return check_estimates(item[0]), as_signal(item[1], f"{name} waveform")
+
+
+def _evaluate_clips(
+    model: nn.Module,
+    clips: Sequence[DenoiserClip],
+    references: Sequence[np.ndarray],
+    label: str,
+    *,
+    hop: int,
+    stitch: str,
+    window_s: float,
+    snr_db: str,
+) -> pd.DataFrame:
+    tables = []
+    for clip, reference in zip(clips, references, strict=True):
+        denoised = denoise_clip(model, clip, hop, stitch)
+        table = evaluate_windows(
+            denoised, clip.source_fs, reference_waveform=reference, window_s=window_s,
+            snr_db=snr_db,
+        )
+        tables.append(table.assign(method=label, clip=clip.name))
+    return pd.concat(tables, ignore_index=True)
+
+
+def evaluate_denoiser(
+    model: nn.Module,
+    items: Sequence[Item],
+    *,
+    channels: str | None = None,
+    hop: int = HOP,
+    stitch: str = "average",
+    window_s: float = 30.0,
+    snr_db: str = "power",
+    label: str | None = None,
+    include_network: bool = True,
+    names: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Per-window HR evaluation (``evaluation.evaluate_windows``, the ``print_result.m``
+    protocol) of the denoised pulse of each (estimates, ground-truth waveform) item.
+
+    Each item is denoised (:func:`denoise`) and compared at its frame rate with its waveform in
+    windows of ``window_s`` seconds (HR in bpm, SNR in dB by ``snr_db``, WMAE). label: the
+    ``method`` value of these rows (default ``"LSTM (<channels>)"``). include_network: also
+    evaluate the network's pulse estimate itself (``estimates.pulse_conditioned``) as method
+    ``"network (no LSTM)"``, the baseline the LSTM must beat. Returns the rows of all items with
+    columns method and clip added; ``evaluation.summarize`` turns them into a table.
+    """
+    channels = channels_of(model, channels)
+    items = list(items)
+    if not items:
+        raise ValueError("items is empty: nothing to evaluate")
+    names = [f"clip {i}" for i in range(len(items))] if names is None else [str(n) for n in names]
+    if len(names) != len(items):
+        raise ValueError(f"names has {len(names)} entries for {len(items)} items")
+    pairs = [_check_item(item, name) for item, name in zip(items, names, strict=True)]
+    window = int(getattr(model, "window", WINDOW))
+    clips = [
+        prepare_clip(est, wave, channels=channels, window=window, name=name)
+        for (est, wave), name in zip(pairs, names, strict=True)
+    ]
+    refs = [wave for _, wave in pairs]
+    tables = [
+        _evaluate_clips(
+            model, clips, refs, label or f"LSTM ({channels})", hop=hop, stitch=stitch,
+            window_s=window_s, snr_db=snr_db,
+        )
+    ]
+    if include_network:
+        for (est, wave), name in zip(pairs, names, strict=True):
+            table = evaluate_windows(
+                est.pulse_conditioned, est.fs, reference_waveform=wave, window_s=window_s,
+                snr_db=snr_db,
+            )
+            tables.append(table.assign(method=NETWORK_LABEL, clip=name))
+    return pd.concat(tables, ignore_index=True)
+
+
+@dataclass
+class DenoiserTraining:
+    """What :func:`train_denoiser` returns: the loop's :class:`~rppg_lib.training.TrainResult`
+    (``result.model`` after the last epoch, ``result.history`` per epoch with train_loss,
+    val_loss, val_hr_mae in bpm and val_wmae), the ``channels`` and ``target_filter`` used and
+    the ``config`` actually run (its model_kwargs completed with input_size and window)."""
+
+    result: TrainResult
+    channels: str
+    target_filter: str
+    config: TrainConfig
+
+    @property
+    def model(self) -> nn.Module:
+        return self.result.model
+
+    @property
+    def history(self) -> pd.DataFrame:
+        return pd.DataFrame(self.result.history)
+
+
+def _lstm_config(config: TrainConfig | None, channels: str) -> TrainConfig:
+    config = preset("lstm") if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if config.model != "lstm":
+        raise ValueError(f"config.model must be 'lstm' for the denoiser, got {config.model!r}")
+    kwargs = dict(config.model_kwargs)
+    wanted = {"input_size": len(CHANNEL_SETS[channels]), "window": config.chunk_length}
+    for key, value in wanted.items():
+        if kwargs.get(key, value) != value:
+            raise ValueError(
+                f"config.model_kwargs[{key!r}] = {kwargs[key]!r} contradicts "
+                f"{'channels = ' + repr(channels) if key == 'input_size' else 'chunk_length'} "
+                f"(which needs {value})"
+            )
+        kwargs[key] = value
+    return dataclasses.replace(config, model_kwargs=kwargs)
+
+
+def train_denoiser(
+    train_items: Sequence[Item],
+    val_items: Sequence[Item] | None = None,
+    config: TrainConfig | None = None,
+    *,
+    channels: str = "rgb+pulse",
+    target_filter: str = "detrend",
+    hr_window_s: float = 30.0,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+) -> DenoiserTraining:
+    """Train an LSTM denoiser on (CorruptionEstimates, ground-truth waveform at frame times)
+    items with the suite's training loop (``rppg_lib.training.train``).
+
+    config: a TrainConfig with model "lstm" (default ``preset("lstm")``: Adam 1e-3, batch 32,
+    windows of ``chunk_length`` = 60 every ``chunk_hop`` = 30 samples, 11 epochs); its
+    model_kwargs get input_size from ``channels`` and window = chunk_length (a contradicting
+    value is an error). With ``val_items``, every epoch records val_loss (MSE on their windows),
+    val_hr_mae (bpm; mean absolute HR error of the denoised clips over ``hr_window_s``-second
+    windows, :func:`evaluate_denoiser`) and val_wmae; the best checkpoint is chosen by
+    val_hr_mae unless config.monitor says otherwise.
+    """
+    check_choice(channels, "channels", tuple(CHANNEL_SETS))
+    check_choice(target_filter, "target_filter", TARGET_FILTERS)
+    hr_window_s = check_positive(hr_window_s, "hr_window_s")
+    config = _lstm_config(config, channels)
+    window, hop = config.chunk_length, config.chunk_hop or config.chunk_length
+
+    def clips_of(items: Sequence[Item], kind: str) -> tuple[list[DenoiserClip], list[np.ndarray]]:
+        items = list(items)
+        if not items:
+            raise ValueError(f"{kind}_items is empty")
+        pairs = [_check_item(item, f"{kind} item {i}") for i, item in enumerate(items)]
+        clips = [
+            prepare_clip(est, wave, channels=channels, target_filter=target_filter,
+                         window=window, name=f"{kind} item {i}")
+            for i, (est, wave) in enumerate(pairs)
+        ]
+        return clips, [wave for _, wave in pairs]
+
+    train_clips, _ = clips_of(train_items, "train")
+    train_set = denoiser_dataset(train_clips, window=window, hop=hop)
+    val_set = validate = None
+    if val_items is not None:
+        val_clips, val_refs = clips_of(val_items, "val")
+        for clip in val_clips:
+            if clip.n_frames / clip.source_fs < hr_window_s:
+                raise ValueError(
+                    f"{clip.name} lasts {clip.n_frames / clip.source_fs:g} s, shorter than "
+                    f"hr_window_s = {hr_window_s:g} s: no HR window fits; lower hr_window_s"
+                )
+        val_set = denoiser_dataset(val_clips, window=window, hop=hop)
+
+        def validate(model: nn.Module) -> dict[str, float]:
+            rows = _evaluate_clips(
+                model, val_clips, val_refs, "val", hop=hop, stitch="average",
+                window_s=hr_window_s, snr_db="power",
+            )
+            return {
+                "val_hr_mae": float(rows["abs_error"].mean()),
+                "val_wmae": float(rows["wmae"].mean()),
+            }
+
+    model = build_model(config)
+    result = train(
+        model, train_set, config, val_set=val_set, validate=validate, on_epoch_end=on_epoch_end
+    )
+    return DenoiserTraining(result, channels, target_filter, config)
+
+
+@dataclass
+class AblationResult:
+    """What :func:`run_ablation` returns: ``runs`` (channels -> :class:`DenoiserTraining`),
+    ``windows`` (every per-window evaluation row on the test items, column ``method``) and
+    ``summary`` (``evaluation.summarize`` of them: MAE, RMSE, MAPE, r, SNR, WMAE per method)."""
+
+    runs: dict[str, DenoiserTraining]
+    windows: pd.DataFrame
+    summary: pd.DataFrame
+
+
+def run_ablation(
+    train_items: Sequence[Item],
+    test_items: Sequence[Item],
+    config: TrainConfig | None = None,
+    *,
+    val_items: Sequence[Item] | None = None,
+    channel_sets: Sequence[str] = ("rgb+pulse", "pulse"),
+    target_filter: str = "detrend",
+    window_s: float = 30.0,
+    snr_db: str = "power",
+) -> AblationResult:
+    """The paper's claim in isolation: one LSTM per channel option, all trained with the same
+    ``config`` (same seed, epochs, data), evaluated on ``test_items`` next to the network's own
+    pulse estimate (``evaluate_denoiser``; HR windows of ``window_s`` s, also used for the
+    validation HR). Each run is evaluated with its weights after the last epoch
+    (``runs[c].model``); with ``config.checkpoint_dir`` each run writes into a subfolder named
+    after its channels ("rgb_pulse", "pulse"), where ``best.pt`` holds the epoch with the lowest
+    validation HR error.
+    """
+    sets = list(channel_sets)
+    if not sets:
+        raise ValueError("channel_sets is empty")
+    for channels in sets:
+        check_choice(channels, "channel_sets entry", tuple(CHANNEL_SETS))
+    if len(set(sets)) != len(sets):
+        raise ValueError(f"channel_sets has duplicates: {sets}")
+    base = preset("lstm") if config is None else config
+    runs, tables = {}, []
+    for k, channels in enumerate(sets):
+        run_config = base
+        if base.checkpoint_dir is not None:
+            folder = Path(base.checkpoint_dir) / re.sub(r"[^A-Za-z0-9]+", "_", channels)
+            run_config = dataclasses.replace(base, checkpoint_dir=str(folder))
+        runs[channels] = train_denoiser(
+            train_items, val_items, run_config, channels=channels, target_filter=target_filter,
+            hr_window_s=window_s,
+        )
+        tables.append(
+            evaluate_denoiser(
+                runs[channels].model, test_items, channels=channels, window_s=window_s,
+                snr_db=snr_db, include_network=k == 0,
+            )
+        )
+    windows = pd.concat(tables, ignore_index=True)
+    return AblationResult(runs, windows, summarize(windows))
