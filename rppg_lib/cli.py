@@ -87,7 +87,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 # Subcommands, in the order `rppg --help` lists them.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_run_parser]
+def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
+    from rppg_lib.video_inference import register_infer_command
+
+    register_infer_command(subparsers)
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_run_parser,
+    _add_infer_parser,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

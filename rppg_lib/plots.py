@@ -1,0 +1,405 @@
+"""Figures shared by the notebooks: each function returns a matplotlib Figure in the suite's style
+(:mod:`rppg_lib.report`), with axes labelled in seconds, bpm, pixels or arbitrary units (a.u.).
+
+Figures are built with ``matplotlib.figure.Figure`` (no pyplot state), so they are shown by
+returning them from a notebook cell and saved with :func:`rppg_lib.report.save_figure`.
+Attention-mask figures live in :mod:`rppg_lib.attention`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
+
+from rppg_lib.metrics import bland_altman
+from rppg_lib.report.figures import COLORS, style_context
+from rppg_lib.signals import power_spectrum
+from rppg_lib.validation import as_array, as_signal, check_band, check_fs, check_positive_int
+
+__all__ = [
+    "plot_frames",
+    "plot_network_inputs",
+    "plot_signals",
+    "plot_spectra",
+    "plot_training_history",
+    "plot_prediction",
+    "plot_bland_altman",
+    "plot_hr_scatter",
+    "plot_corruption",
+]
+
+CHANNELS = ("R", "G", "B")
+CHANNEL_COLORS = ("#D55E00", "#009E73", "#0072B2")  # vermillion, bluish green, blue
+
+
+def _standardize(x: np.ndarray) -> np.ndarray:
+    """Zero mean, unit standard deviation (a constant signal only loses its mean)."""
+    centred = x - x.mean()
+    sd = centred.std()
+    return centred / sd if sd > 0 else centred
+
+
+def _series(signals: Mapping[str, object], n: int | None, name: str) -> dict[str, np.ndarray]:
+    if not isinstance(signals, Mapping) or not signals:
+        raise ValueError(f"{name} must be a non-empty mapping of label to signal")
+    out = {str(k): as_signal(v, f"{name}[{k!r}]") for k, v in signals.items()}
+    if n is not None:
+        for label, values in out.items():
+            if values.size != n:
+                raise ValueError(f"{name}[{label!r}] has {values.size} samples, t has {n}")
+    return out
+
+
+def plot_frames(
+    frames: Sequence[np.ndarray] | np.ndarray,
+    *,
+    boxes: Sequence[Sequence[int]] | np.ndarray | None = None,
+    masks: Sequence[np.ndarray] | np.ndarray | None = None,
+    titles: Sequence[str] | None = None,
+    columns: int | None = None,
+) -> Figure:
+    """A montage of RGB frames (each (H, W, 3), uint8 or floats in [0, 1]), one axes per frame.
+
+    boxes: one (x, y, w, h) box per frame (pixels), drawn as a rectangle; masks: one (H, W)
+    boolean mask per frame, drawn as a contour (a None entry draws nothing for that frame);
+    titles: one per frame. columns: frames per row (default all in one row, at most 6).
+    """
+    images = [np.asarray(f) for f in frames]
+    if not images:
+        raise ValueError("frames is empty")
+    for i, img in enumerate(images):
+        if img.ndim != 3 or img.shape[2] != 3:
+            raise ValueError(f"frames[{i}] must have shape (H, W, 3), got {img.shape}")
+    n = len(images)
+    for name, extra in (("boxes", boxes), ("masks", masks), ("titles", titles)):
+        if extra is not None and len(extra) != n:
+            raise ValueError(f"{name} has {len(extra)} entries for {n} frames")
+    cols = min(n, 6) if columns is None else min(check_positive_int(columns, "columns"), n)
+    rows = -(-n // cols)
+    with style_context():
+        fig = Figure(figsize=(1.25 * cols + 0.2, 1.35 * rows + 0.2), layout="constrained")
+        axes = fig.subplots(rows, cols, squeeze=False).ravel()
+        for ax in axes:
+            ax.set_axis_off()
+        for i, (ax, img) in enumerate(zip(axes, images, strict=False)):
+            shown = img.astype(np.float32) / 255.0 if img.dtype == np.uint8 else img
+            ax.imshow(np.clip(shown, 0.0, 1.0))
+            if masks is not None and masks[i] is not None:
+                mask = np.asarray(masks[i], dtype=bool)
+                if mask.shape != img.shape[:2]:
+                    raise ValueError(f"masks[{i}] has shape {mask.shape}, frame {img.shape[:2]}")
+                ax.contour(mask.astype(np.float32), levels=[0.5], colors=[COLORS[6]],
+                           linewidths=0.7)
+            if boxes is not None and boxes[i] is not None:
+                x, y, w, h = (float(v) for v in boxes[i])
+                ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, lw=1.0,
+                                       ec=COLORS[1]))
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8)
+    return fig
+
+
+def _min_max(x: np.ndarray) -> np.ndarray:
+    """Scaled to [0, 1] by its own minimum and maximum (a constant array becomes 0.5)."""
+    lo, hi = float(x.min()), float(x.max())
+    return np.full_like(x, 0.5) if hi == lo else (x - lo) / (hi - lo)
+
+
+def plot_network_inputs(
+    crops: np.ndarray,
+    appearance: np.ndarray,
+    motion: np.ndarray,
+    *,
+    times: Sequence[float] | None = None,
+) -> Figure:
+    """What the network sees at a few frames: the face crop (N, h, w, 3) in [0, 1], the
+    appearance input A (N, S, S, 3) and the motion input D (N, S, S, 3), one column per frame.
+    A and D are standardised numbers, shown min-max scaled over the frames given (each row on
+    its own scale, all frames of a row on the same one). times: one label (s) per column."""
+    rows = {"crop": np.asarray(crops, dtype=np.float32),
+            "appearance A": np.asarray(appearance, dtype=np.float32),
+            "motion D": np.asarray(motion, dtype=np.float32)}
+    n = len(rows["crop"])
+    for name, arr in rows.items():
+        if arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[0] == 0:
+            raise ValueError(f"{name} must have shape (N, h, w, 3) with N >= 1, got {arr.shape}")
+        if arr.shape[0] != n:
+            raise ValueError(f"{name} has {arr.shape[0]} frames, crop has {n}")
+    if times is not None and len(times) != n:
+        raise ValueError(f"times has {len(times)} entries for {n} frames")
+    with style_context():
+        fig = Figure(figsize=(1.1 * n + 0.9, 3.4), layout="constrained")
+        axes = fig.subplots(3, n, squeeze=False)
+        for r, (name, arr) in enumerate(rows.items()):
+            shown = np.clip(arr, 0.0, 1.0) if r == 0 else _min_max(arr)
+            for c in range(n):
+                axes[r, c].imshow(shown[c])
+                axes[r, c].set_xticks([])
+                axes[r, c].set_yticks([])
+                axes[r, c].set_frame_on(False)
+            axes[r, 0].set_ylabel(name)
+        if times is not None:
+            for c, t in enumerate(times):
+                axes[0, c].set_title(f"{float(t):.2f} s", fontsize=8)
+    return fig
+
+
+def plot_signals(
+    t: np.ndarray,
+    signals: Mapping[str, np.ndarray],
+    *,
+    title: str | None = None,
+    ylabel: str | Mapping[str, str] = "a.u.",
+    stacked: bool = False,
+    standardize: bool = False,
+) -> Figure:
+    """Traces against time ``t`` (s): one line per entry of ``signals`` ({label: (T,)}), in one
+    axes, or one axes each with ``stacked`` (sharing the time axis). ``ylabel``: the unit, or
+    with ``stacked`` a {label: unit} mapping. ``standardize`` plots each trace as z-scores (then
+    ``ylabel`` should say so)."""
+    time = as_signal(t, "t")
+    series = _series(signals, time.size, "signals")
+    if isinstance(ylabel, Mapping):
+        if not stacked:
+            raise ValueError("ylabel may be a mapping of label to unit only with stacked=True")
+        missing = [label for label in series if label not in ylabel]
+        if missing:
+            raise ValueError(f"ylabel has no unit for {missing}")
+    with style_context():
+        rows = len(series) if stacked else 1
+        fig = Figure(figsize=(6.0, 1.3 * rows + 0.7 if stacked else 2.4), layout="constrained")
+        axes = fig.subplots(rows, 1, sharex=True, squeeze=False).ravel()
+        for k, (label, values) in enumerate(series.items()):
+            ax = axes[k] if stacked else axes[0]
+            y = _standardize(values) if standardize else values
+            ax.plot(time, y, label=label, color=COLORS[k % len(COLORS)], lw=1.0)
+            unit = ylabel[label] if isinstance(ylabel, Mapping) else ylabel
+            ax.set_ylabel(f"{label}\n({unit})" if stacked else unit)
+        if not stacked and len(series) > 1:
+            axes[0].legend(loc="upper right", ncols=min(len(series), 4))
+        axes[-1].set_xlabel("time (s)")
+        axes[-1].set_xlim(time[0], time[-1])
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def plot_spectra(
+    signals: Mapping[str, np.ndarray],
+    fs: float,
+    *,
+    band: tuple[float, float] | None = (0.7, 2.5),
+    markers: Mapping[str, float] | None = None,
+    xlim_bpm: tuple[float, float] = (30.0, 240.0),
+    title: str | None = None,
+) -> Figure:
+    """Periodograms of ``signals`` ({label: (T,)} sampled at ``fs`` Hz) against frequency in
+    beats per minute, each normalised to its peak inside ``xlim_bpm``. The mean is removed first;
+    ``band`` (Hz) is shaded; ``markers`` ({label: bpm}) are dashed reference lines (e.g. the true
+    heart rate, the flicker frequency)."""
+    fs = check_fs(fs)
+    series = _series(signals, None, "signals")
+    lo_bpm, hi_bpm = (float(v) for v in xlim_bpm)
+    if not 0 <= lo_bpm < hi_bpm:
+        raise ValueError(f"xlim_bpm must be (low, high) with 0 <= low < high, got {xlim_bpm}")
+    with style_context():
+        fig = Figure(figsize=(3.5, 2.4), layout="constrained")
+        ax = fig.subplots()
+        if band is not None:
+            low, high = check_band(band[0], band[1], fs)
+            ax.axvspan(60 * low, 60 * high, color="0.92", lw=0, label="HR band")
+        for k, (label, values) in enumerate(series.items()):
+            # zero-padding to >= 8192 bins keeps the peaks smooth at 0.2 bpm spacing or finer
+            freqs, power = power_spectrum(values - values.mean(), fs,
+                                          nfft=max(values.size, 8192))
+            bpm = 60.0 * freqs
+            view = (bpm >= lo_bpm) & (bpm <= hi_bpm)
+            peak = power[view].max()
+            ax.plot(bpm[view], power[view] / peak if peak > 0 else power[view], label=label,
+                    color=COLORS[k % len(COLORS)], lw=1.0)
+        for k, (label, value) in enumerate((markers or {}).items()):
+            ax.axvline(float(value), color=COLORS[(k + 2) % len(COLORS)], ls="--", lw=0.9,
+                       label=f"{label} ({float(value):.0f} bpm)")
+        ax.set_xlim(lo_bpm, hi_bpm)
+        ax.set_xlabel("frequency (bpm)")
+        ax.set_ylabel("power (normalised)")
+        ax.legend(loc="upper right", fontsize=7)
+        if title:
+            ax.set_title(title)
+    return fig
+
+
+def plot_training_history(history: pd.DataFrame | str | os.PathLike | Sequence[dict]) -> Figure:
+    """Loss curves (train and validation MSE per epoch) and, when logged, the validation heart
+    rate MAE (bpm) per epoch. history: a DataFrame, a ``log.csv`` path or the list of rows of
+    :attr:`rppg_lib.training.TrainResult.history`."""
+    if isinstance(history, (str, os.PathLike)):
+        path = Path(history)
+        if not path.is_file():
+            raise FileNotFoundError(f"training log not found: {path}")
+        table = pd.read_csv(path)
+    else:
+        table = pd.DataFrame(history)
+    for column in ("epoch", "train_loss"):
+        if column not in table.columns:
+            raise ValueError(f"history lacks the column {column!r} (has {list(table.columns)})")
+    if table.empty:
+        raise ValueError("history has no epochs")
+    has_hr = "val_hr_mae" in table.columns and table["val_hr_mae"].notna().any()
+    with style_context():
+        fig = Figure(figsize=(6.0 if has_hr else 3.5, 2.4), layout="constrained")
+        axes = fig.subplots(1, 2 if has_hr else 1, squeeze=False).ravel()
+        ax = axes[0]
+        ax.plot(table["epoch"], table["train_loss"], "o-", label="train", color=COLORS[0])
+        if "val_loss" in table.columns and table["val_loss"].notna().any():
+            ax.plot(table["epoch"], table["val_loss"], "s-", label="validation", color=COLORS[1])
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("MSE loss (a.u.)")
+        ax.legend()
+        for axis in axes:
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if has_hr:
+            axes[1].plot(table["epoch"], table["val_hr_mae"], "o-", color=COLORS[2])
+            axes[1].set_xlabel("epoch")
+            axes[1].set_ylabel("validation HR MAE (bpm)")
+            axes[1].set_ylim(bottom=0)
+    return fig
+
+
+def plot_prediction(
+    t: np.ndarray,
+    estimate: np.ndarray,
+    reference: np.ndarray,
+    *,
+    hr_estimate: float | None = None,
+    hr_reference: float | None = None,
+    title: str | None = None,
+    labels: tuple[str, str] = ("estimate", "ground truth"),
+) -> Figure:
+    """An estimated pulse and the ground-truth pulse against time ``t`` (s), both as z-scores;
+    the legend carries the heart rates (bpm) when given."""
+    time = as_signal(t, "t")
+    series = _series({"estimate": estimate, "reference": reference}, time.size, "signals")
+    names = [labels[0], labels[1]]
+    for i, hr in enumerate((hr_estimate, hr_reference)):
+        if hr is not None:
+            names[i] += f" ({float(hr):.1f} bpm)"
+    with style_context():
+        fig = Figure(figsize=(6.0, 2.2), layout="constrained")
+        ax = fig.subplots()
+        ax.plot(time, _standardize(series["reference"]), color=COLORS[7], lw=1.0, alpha=0.6,
+                label=names[1])
+        ax.plot(time, _standardize(series["estimate"]), color=COLORS[0], lw=1.0, label=names[0])
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("pulse (z-score)")
+        ax.set_xlim(time[0], time[-1])
+        ax.legend(loc="upper right", ncols=2)
+        if title:
+            ax.set_title(title)
+    return fig
+
+
+def plot_bland_altman(
+    estimate: np.ndarray, reference: np.ndarray, *, label: str | None = None, unit: str = "bpm"
+) -> Figure:
+    """Bland–Altman plot: difference (estimate − reference) against the mean of the two, with the
+    bias and the 95 % limits of agreement (bias ± 1.96 sd) as horizontal lines."""
+    est = as_signal(estimate, "estimate")
+    ref = as_signal(reference, "reference")
+    stats = bland_altman(est, ref)
+    with style_context():
+        fig = Figure(figsize=(3.5, 2.6), layout="constrained")
+        ax = fig.subplots()
+        ax.scatter((est + ref) / 2, est - ref, s=12, color=COLORS[0], alpha=0.8,
+                   label=label or "windows")
+        ax.axhline(stats.bias, color=COLORS[7], lw=1.0, label=f"bias {stats.bias:.2f} {unit}")
+        for value in (stats.lower, stats.upper):
+            ax.axhline(value, color=COLORS[1], ls="--", lw=0.9)
+        ax.plot([], [], color=COLORS[1], ls="--",
+                label=f"95% limits [{stats.lower:.1f}, {stats.upper:.1f}]")
+        ax.set_xlabel(f"mean of estimate and reference ({unit})")
+        ax.set_ylabel(f"estimate − reference ({unit})")
+        ax.legend(fontsize=7)
+        if label:
+            ax.set_title(label)
+    return fig
+
+
+def plot_hr_scatter(
+    table: pd.DataFrame,
+    *,
+    method_column: str = "method",
+    estimate: str = "hr_estimate",
+    reference: str = "hr_reference",
+    unit: str = "bpm",
+) -> Figure:
+    """Estimated against reference heart rate, one colour per value of ``method_column`` (all
+    rows one series without that column), with the identity line."""
+    if not isinstance(table, pd.DataFrame):
+        raise ValueError(f"table must be a pandas DataFrame, got {type(table).__name__}")
+    for column in (estimate, reference):
+        if column not in table.columns:
+            raise ValueError(f"table lacks the column {column!r} (has {list(table.columns)})")
+    data = table[np.isfinite(table[estimate]) & np.isfinite(table[reference])]
+    if data.empty:
+        raise ValueError("table has no row with a finite estimate and reference")
+    groups = data.groupby(method_column, sort=False) if method_column in data else [("all", data)]
+    with style_context():
+        fig = Figure(figsize=(3.2, 3.0), layout="constrained")
+        ax = fig.subplots()
+        values = np.concatenate([data[estimate].to_numpy(float), data[reference].to_numpy(float)])
+        lo, hi = values.min() - 5, values.max() + 5
+        ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, ls="--", label="identity")
+        for k, (name, group) in enumerate(groups):
+            ax.scatter(group[reference], group[estimate], s=12, alpha=0.8, label=str(name),
+                       color=COLORS[k % len(COLORS)])
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_aspect("equal")
+        ax.set_xlabel(f"reference HR ({unit})")
+        ax.set_ylabel(f"estimated HR ({unit})")
+        ax.legend(fontsize=7)
+    return fig
+
+
+def plot_corruption(
+    t: np.ndarray,
+    estimates: np.ndarray,
+    injected: np.ndarray | None = None,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Corruption estimates per colour channel against time ``t`` (s): one axes per channel
+    (R, G, B) with the estimate (T, 3) and, where known, the injected corruption (T, 3) (e.g.
+    the synthetic illumination gain), both as z-scores."""
+    time = as_signal(t, "t")
+    est = as_array(estimates, "estimates", ndim=2)
+    if est.shape != (time.size, 3):
+        raise ValueError(f"estimates must have shape ({time.size}, 3), got {est.shape}")
+    inj = None
+    if injected is not None:
+        inj = as_array(injected, "injected", ndim=2)
+        if inj.shape != est.shape:
+            raise ValueError(f"injected must have shape {est.shape}, got {inj.shape}")
+    with style_context():
+        fig = Figure(figsize=(6.0, 3.6), layout="constrained")
+        axes = fig.subplots(3, 1, sharex=True)
+        for c, ax in enumerate(axes):
+            if inj is not None:
+                ax.plot(time, _standardize(inj[:, c]), color="0.5", lw=1.0, label="injected")
+            ax.plot(time, _standardize(est[:, c]), color=CHANNEL_COLORS[c], lw=1.0,
+                    label="estimate")
+            ax.set_ylabel(f"{CHANNELS[c]} (z-score)")
+        axes[0].legend(loc="upper right", ncols=2)
+        axes[-1].set_xlabel("time (s)")
+        axes[-1].set_xlim(time[0], time[-1])
+        if title:
+            fig.suptitle(title)
+    return fig
