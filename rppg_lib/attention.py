@@ -129,7 +129,8 @@ def crop_skin_masks(
             raise ValueError(f"boxes[{t}] = {(x, y, w, h)} is not inside the {frame} frame")
         crop = skin[t, y : y + h, x : x + w].astype(np.float32)
         out[t] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
-    return out
+    # area resampling of a 0/1 image can overshoot 1 (or undershoot 0) by float rounding
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def skin_on_mask_grid(skin: np.ndarray, gate: str = "gate1") -> np.ndarray:

@@ -403,3 +403,59 @@ def corruption_estimates(
             "integration_dtype": np.dtype(integration_dtype).name,
         },
     )
+
+
+# --- storage of the estimates of one clip (artifact of notebook 04) ----------------------------
+
+_ESTIMATE_ARRAYS = ("raw", "conditioned", "pulse_raw", "pulse_conditioned", "inverse_masks")
+
+
+def save_estimates(path: Any, estimates: CorruptionEstimates) -> Any:
+    """Write ``estimates`` to a compressed ``.npz`` at ``path`` atomically; returns the path.
+
+    raw, conditioned, pulse_raw and pulse_conditioned are kept in float64 as computed; the
+    inverse masks in float16 (exact for binary masks, ~1e-3 for continuous ones, which serve
+    only for display: the estimates are already stored); params as JSON.
+    """
+    import json
+
+    from rppg_lib.atomic import atomic_write_with
+
+    if not isinstance(estimates, CorruptionEstimates):
+        raise ValueError(
+            f"estimates must be a CorruptionEstimates, got {type(estimates).__name__}"
+        )
+    arrays = {
+        "raw": np.asarray(estimates.raw, dtype=np.float64),
+        "conditioned": np.asarray(estimates.conditioned, dtype=np.float64),
+        "pulse_raw": np.asarray(estimates.pulse_raw, dtype=np.float64),
+        "pulse_conditioned": np.asarray(estimates.pulse_conditioned, dtype=np.float64),
+        "inverse_masks": np.asarray(estimates.inverse_masks, dtype=np.float16),
+        "fs": np.float64(estimates.fs),
+        "params": np.str_(json.dumps(estimates.params)),
+    }
+    return atomic_write_with(path, lambda handle: np.savez_compressed(handle, **arrays))
+
+
+def load_estimates(path: Any) -> CorruptionEstimates:
+    """Read estimates written by :func:`save_estimates` (inverse masks as float32, ``band`` in
+    params as a tuple). FileNotFoundError / ValueError name the file."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"corruption-estimates file not found: {path}")
+    with np.load(path, allow_pickle=False) as data:
+        missing = sorted({*_ESTIMATE_ARRAYS, "fs", "params"} - set(data.files))
+        if missing:
+            raise ValueError(f"{path} is not a corruption-estimates file (missing {missing})")
+        arrays = {name: data[name] for name in _ESTIMATE_ARRAYS}
+        fs, params = float(data["fs"]), json.loads(str(data["params"]))
+    if isinstance(params.get("band"), list):
+        params["band"] = tuple(params["band"])
+    arrays["inverse_masks"] = arrays["inverse_masks"].astype(np.float32)
+    return CorruptionEstimates(fs=fs, params=params, **arrays)
+
+
+__all__ += ["save_estimates", "load_estimates"]

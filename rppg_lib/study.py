@@ -431,8 +431,7 @@ def attention_skin_fraction(
     rows = []
     for clip_id, mask in masks.items():
         clip, pre = study.dataset[clip_id], preprocessed[clip_id]
-        # area resizing can overshoot 1 by a rounding error
-        skin = np.clip(crop_skin_masks(load_skin_masks(clip), pre.boxes, mask.img_size), 0, 1)
+        skin = crop_skin_masks(load_skin_masks(clip), pre.boxes, mask.img_size)
         share = skin_fraction(mask.gate(gate), skin_on_mask_grid(skin, gate))
         rows.append({"clip_id": clip_id, "subject": clip.subject, "scenario": clip.task,
                      "split": study.split_of(clip_id), "fraction": share.fraction,

@@ -1,0 +1,423 @@
+"""Comparing pulse-estimation methods over clips: the glue of notebook 06.
+
+``06_evaluation`` gathers every method's signal per test clip (:func:`clip_signals`,
+:func:`collect_signals`), evaluates all of them window by window for HR and BR
+(:func:`evaluate_methods`), summarises per scenario (:func:`summarize_by_scenario`,
+:func:`bland_altman_table`) and states the paper's claims 1 and 2 as numbers and booleans
+(:func:`claims`). The per-clip glue of notebooks 04 and 05 (corruption estimates, claim 3, the
+denoised clips) is in :mod:`rppg_lib.noise_study`.
+
+Methods of one clip (labels for a network called ``network``, e.g. "TS-CAN"):
+
+- ``network``: the network's pulse as the LSTM receives it, ``estimates.pulse_conditioned``
+  (cumsum of the derivative, detrend λ = 50, z-score, order-1 band-pass 0.7-2.5 Hz);
+- ``network + LSTM (inverse attention)``: the LSTM with inputs [n_R, n_G, n_B, p];
+- ``network + LSTM (pulse only)``: the ablation, the same LSTM with input p only;
+- GREEN, CHROM, POS, ICA (:mod:`rppg_lib.baselines`) on the mean colour of the face box in the
+  original frames (:func:`face_rgb_means`).
+
+Breathing rate (BR) is read from each method's signal band-passed to 0.08-0.5 Hz (the
+evaluation's own order-3 zero-phase Butterworth; for the network its integrated output
+``pulse_raw``, or the respiration output of an MTTS-CAN). The release's λ = 50 detrend is *not*
+applied first: a smoothness-priors detrend high-passes at about 0.189·fs/√λ, 0.8 Hz at 30 Hz,
+which would remove the whole BR band.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from rppg_lib.baselines import METHODS, spatial_rgb_means, unsupervised_pulse
+from rppg_lib.evaluation import evaluate_windows, summarize
+from rppg_lib.inverse_attention import BR_BAND, CorruptionEstimates
+from rppg_lib.metrics import bland_altman, standard_error
+from rppg_lib.noise_study import DENOISED_KEYS
+from rppg_lib.signals import integrate
+from rppg_lib.validation import as_signal, check_choice, check_positive
+
+__all__ = [
+    "BR_SNR_BAND",
+    "BR_SNR_TOLERANCE_HZ",
+    "REFERENCES",
+    "method_labels",
+    "face_boxes",
+    "face_rgb_means",
+    "ClipSignals",
+    "clip_signals",
+    "collect_signals",
+    "MethodEvaluation",
+    "evaluate_methods",
+    "summarize_by_scenario",
+    "bland_altman_table",
+    "claims",
+]
+
+# SNR of a breathing signal: the harmonic intervals of the HR SNR (±0.1 Hz) would cover most of
+# the BR band, so BR uses ±0.05 Hz around f and 2f, within 0.05-1.0 Hz (2f of 0.5 Hz included).
+BR_SNR_BAND: tuple[float, float] = (0.05, 1.0)
+BR_SNR_TOLERANCE_HZ = 0.05
+REFERENCES = ("series", "waveform")
+
+
+def method_labels(network: str = "TS-CAN") -> dict[str, str]:
+    """Method labels of the network, its LSTM and the ablation: keys "network", "rgb+pulse"
+    (the LSTM with the corruption estimates) and "pulse" (the pulse-only ablation)."""
+    if not isinstance(network, str) or not network:
+        raise ValueError(f"network must be a non-empty label, got {network!r}")
+    return {
+        "network": network,
+        "rgb+pulse": f"{network} + LSTM (inverse attention)",
+        "pulse": f"{network} + LSTM (pulse only)",
+    }
+
+
+# --- face region for the unsupervised baselines ------------------------------------------------
+
+
+def face_boxes(crop_boxes: np.ndarray, box_scale: float, crop: str = "haar") -> np.ndarray:
+    """The face boxes (T, 4) int (x, y, w, h) px behind preprocessing crop boxes (T, 4).
+
+    The preprocessing enlarged each face box about its centre by ``box_scale`` (crop ``"haar"``
+    or ``"box"``) so that background stays in view; this shrinks the crop boxes back: the same
+    centre, sides round(w / box_scale), round(h / box_scale) (at least 1 px). Where the crop box
+    was moved to fit inside the frame, its centre (and so the face box) is off by that shift.
+    Other crop policies (``"center"``, ``"none"``) did not start from a face: their crop boxes
+    are returned unchanged.
+    """
+    boxes = np.asarray(crop_boxes)
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or boxes.shape[0] == 0:
+        raise ValueError(f"crop_boxes must have shape (T, 4), got {boxes.shape}")
+    if not np.all(np.isfinite(boxes)):
+        raise ValueError("crop_boxes holds non-finite values")
+    if crop not in ("haar", "box"):
+        return boxes.astype(np.int64)
+    scale = check_positive(box_scale, "box_scale")
+    x, y, w, h = (boxes[:, k].astype(np.float64) for k in range(4))
+    new_w = np.maximum(1, np.round(w / scale))
+    new_h = np.maximum(1, np.round(h / scale))
+    x0 = np.floor(x + w / 2.0 - new_w / 2.0 + 0.5)
+    y0 = np.floor(y + h / 2.0 - new_h / 2.0 + 0.5)
+    return np.stack([x0, y0, new_w, new_h], axis=1).astype(np.int64)
+
+
+def face_rgb_means(clip: Any, preprocessed: Any) -> np.ndarray:
+    """Per-frame mean colour (T, 3), uint8 intensity units, of the face in the original frames.
+
+    clip: a :class:`rppg_lib.datasets.Clip` (frames streamed with ``clip.iter_frames()``);
+    preprocessed: its :class:`rppg_lib.preprocess.PreprocessedClip`, whose crop boxes are shrunk
+    back to the face (:func:`face_boxes` with its config's ``box_scale`` and ``crop``). The input
+    of GREEN, CHROM, POS and ICA (:func:`rppg_lib.baselines.spatial_rgb_means`).
+    """
+    config = dict(getattr(preprocessed, "config", {}) or {})
+    boxes = face_boxes(
+        preprocessed.boxes, config.get("box_scale", 1.0), config.get("crop", "none")
+    )
+    if boxes.shape[0] != clip.n_frames:
+        raise ValueError(
+            f"clip {clip.clip_id} has {clip.n_frames} frames but its preprocessing has "
+            f"{boxes.shape[0]} crop boxes"
+        )
+    return spatial_rgb_means(clip.iter_frames(), boxes=boxes)
+
+
+# --- 06: every method's signal of a clip, windowed evaluation, summary, claims -----------------
+
+
+@dataclass
+class ClipSignals:
+    """Everything evaluated on one clip of T frames at ``fs`` Hz.
+
+    pulse: {method: (T,) pulse signal} for HR; breathing: {method: (T,)} for BR (each method's
+    signal before any band-pass). bvp: (T,) ground-truth pulse waveform; hr: (T,) ground-truth
+    HR (bpm) per frame or None; resp: (T,) ground-truth respiration or None; br: (T,) ground-truth
+    BR (breaths/min) per frame or None. Labels: clip_id, subject, scenario, split.
+    """
+
+    clip_id: str
+    subject: str
+    scenario: str
+    split: str
+    fs: float
+    bvp: np.ndarray
+    pulse: dict[str, np.ndarray]
+    breathing: dict[str, np.ndarray] = field(default_factory=dict)
+    hr: np.ndarray | None = None
+    resp: np.ndarray | None = None
+    br: np.ndarray | None = None
+
+
+def clip_signals(
+    clip: Any,
+    preprocessed: Any,
+    estimates: CorruptionEstimates,
+    denoised: Mapping[str, np.ndarray] | None = None,
+    *,
+    split: str = "test",
+    network: str = "TS-CAN",
+    baselines: Sequence[str] = METHODS,
+    resp_derivative: np.ndarray | None = None,
+) -> ClipSignals:
+    """Gather the signals of every method on one clip (see the module docstring for which).
+
+    clip: the :class:`~rppg_lib.datasets.Clip` (ground truth; frames for the baselines);
+    preprocessed: its PreprocessedClip (crop boxes); estimates: its CorruptionEstimates;
+    denoised: {"rgb_pulse": (T,), "pulse": (T,)} (:func:`rppg_lib.noise_study.load_denoised`;
+    either may be absent);
+    baselines: any of GREEN, CHROM, POS, ICA (empty: no frames are read); resp_derivative: (T,)
+    the respiration output of an MTTS-CAN, used for the network's BR instead of its pulse.
+    """
+    fs = float(estimates.fs)
+    n = len(estimates.pulse_conditioned)
+    if clip.n_frames != n:
+        raise ValueError(f"clip {clip.clip_id} has {clip.n_frames} frames, its estimates {n}")
+    labels = method_labels(network)
+    pulse = {labels["network"]: np.asarray(estimates.pulse_conditioned, dtype=np.float64)}
+    network_breathing = (
+        integrate(as_signal(resp_derivative, "resp_derivative"))
+        if resp_derivative is not None else np.asarray(estimates.pulse_raw, dtype=np.float64)
+    )
+    breathing = {labels["network"]: network_breathing}
+    for key, signal in (denoised or {}).items():
+        if key not in DENOISED_KEYS:
+            raise ValueError(f"denoised key {key!r} is not one of {sorted(DENOISED_KEYS)}")
+        label = labels[DENOISED_KEYS[key]]
+        pulse[label] = breathing[label] = as_signal(signal, f"denoised[{key!r}]")
+    methods = [check_choice(m.upper(), "baselines entry", METHODS) for m in baselines]
+    if methods:
+        rgb = face_rgb_means(clip, preprocessed)
+        for method in methods:
+            pulse[method] = breathing[method] = unsupervised_pulse(method, rgb, fs)
+    for name, signal in {**pulse, **breathing}.items():
+        if len(signal) != n:
+            raise ValueError(f"clip {clip.clip_id}: the {name} signal has {len(signal)} "
+                             f"samples for {n} frames")
+
+    def at_frames(signal: Any) -> np.ndarray | None:
+        return None if signal is None else clip.at_frames(signal)
+
+    br_signal = clip.extra.get("br") if isinstance(clip.extra, dict) else None
+    return ClipSignals(
+        clip_id=clip.clip_id, subject=clip.subject, scenario=clip.task, split=split, fs=fs,
+        bvp=clip.bvp_at_frames(), pulse=pulse, breathing=breathing, hr=at_frames(clip.hr),
+        resp=at_frames(clip.resp), br=at_frames(br_signal),
+    )
+
+
+@dataclass
+class MethodEvaluation:
+    """Per-window rows of :func:`evaluate_methods`: ``hr`` (bpm) and ``br`` (breaths/min; the
+    protocol's column names hr_estimate, hr_reference, abs_error are kept), each with columns
+    clip_id, subject, scenario, split, method, then ``evaluation.evaluate_windows``'s."""
+
+    hr: pd.DataFrame
+    br: pd.DataFrame
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _labelled(table: pd.DataFrame, item: ClipSignals, method: str) -> pd.DataFrame:
+    labels = {"clip_id": item.clip_id, "subject": item.subject, "scenario": item.scenario,
+              "split": item.split, "method": method}
+    for k, (name, value) in enumerate(labels.items()):
+        table.insert(k, name, value)
+    return table
+
+
+def collect_signals(
+    clips: Sequence[Any],
+    preprocessed: Mapping[str, Any],
+    estimates: Mapping[str, CorruptionEstimates],
+    denoised: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    *,
+    split: str = "test",
+    progress: bool = True,
+    **kwargs: Any,
+) -> list[ClipSignals]:
+    """:func:`clip_signals` of every clip in ``clips`` (their order), from {clip_id: ...}
+    mappings of preprocessed clips, estimates and denoised pulses (a clip missing from
+    ``denoised`` has no LSTM methods); ``kwargs``: network, baselines."""
+    out = []
+    for clip in tqdm(list(clips), desc="methods", unit="clip", disable=not progress):
+        for name, mapping in (("preprocessed", preprocessed), ("estimates", estimates)):
+            if clip.clip_id not in mapping:
+                raise KeyError(f"clip {clip.clip_id} is not in {name}")
+        out.append(clip_signals(
+            clip, preprocessed[clip.clip_id], estimates[clip.clip_id],
+            (denoised or {}).get(clip.clip_id), split=split, **kwargs,
+        ))
+    if not out:
+        raise ValueError("clips is empty: no signals to collect")
+    return out
+
+
+def evaluate_methods(
+    clips: Sequence[ClipSignals],
+    *,
+    window_s: float = 10.0,
+    br_window_s: float = 30.0,
+    snr_db: str = "power",
+    reference: str = "series",
+) -> MethodEvaluation:
+    """Evaluate every method of every clip in non-overlapping windows (``print_result.m``
+    protocol, :func:`rppg_lib.evaluation.evaluate_windows`).
+
+    HR: windows of ``window_s`` s, pass band 0.7-2.5 Hz, SNR over 0.7-4 Hz (``snr_db``: "power"
+    = 10·log10, "amplitude" = the release's 20·log10). BR: windows of ``br_window_s`` s, band
+    0.08-0.5 Hz (:data:`rppg_lib.inverse_attention.BR_BAND`), SNR per :data:`BR_SNR_BAND` and
+    :data:`BR_SNR_TOLERANCE_HZ`; skipped for clips without a respiration reference.
+    reference: ``"series"`` = the window's median of the per-frame ground-truth rate (DESIGN
+    3.5; falls back to the waveform's spectral peak where a clip has no rate series) or
+    ``"waveform"`` = always the spectral peak of the ground-truth waveform.
+    """
+    check_choice(reference, "reference", REFERENCES)
+    window_s = check_positive(window_s, "window_s")
+    br_window_s = check_positive(br_window_s, "br_window_s")
+    clips = list(clips)
+    if not clips:
+        raise ValueError("clips is empty: nothing to evaluate")
+    hr_rows, br_rows = [], []
+    for item in clips:
+        if not isinstance(item, ClipSignals):
+            raise ValueError(f"clips must hold ClipSignals, got {type(item).__name__}")
+        hr_series = item.hr if reference == "series" else None
+        for method, signal in item.pulse.items():
+            table = evaluate_windows(
+                signal, item.fs, reference_waveform=item.bvp, window_s=window_s, snr_db=snr_db,
+                reference_hr_series=hr_series,
+                reference_hr_fs=item.fs if hr_series is not None else None,
+            )
+            hr_rows.append(_labelled(table, item, method))
+        if item.resp is None:
+            continue
+        br_series = item.br if reference == "series" else None
+        for method, signal in item.breathing.items():
+            table = evaluate_windows(
+                signal, item.fs, reference_waveform=item.resp, window_s=br_window_s,
+                band=BR_BAND, snr_db=snr_db, snr_band=BR_SNR_BAND,
+                snr_tolerance_hz=BR_SNR_TOLERANCE_HZ, reference_hr_series=br_series,
+                reference_hr_fs=item.fs if br_series is not None else None,
+            )
+            br_rows.append(_labelled(table, item, method))
+    columns = list(hr_rows[0].columns)
+    hr = pd.concat(hr_rows, ignore_index=True)
+    br = pd.concat(br_rows, ignore_index=True) if br_rows else pd.DataFrame(columns=columns)
+    settings = {"window_s": window_s, "br_window_s": br_window_s, "reference": reference,
+                "snr_convention": hr_rows[0].attrs.get("snr_convention")}
+    hr.attrs.update(settings)
+    br.attrs.update(settings)
+    return MethodEvaluation(hr, br, settings)
+
+
+def summarize_by_scenario(rows: pd.DataFrame, *, include_all: bool = True) -> pd.DataFrame:
+    """``evaluation.summarize`` of window rows per scenario and method (MAE, RMSE, MAPE, Pearson
+    r, SNR, WMAE, each with its standard error), methods in their order of appearance; with
+    ``include_all`` also over all scenarios together (scenario "all")."""
+    if not isinstance(rows, pd.DataFrame) or rows.empty:
+        raise ValueError("rows must be a non-empty DataFrame of evaluate_methods windows")
+    for col in ("scenario", "method"):
+        if col not in rows.columns:
+            raise ValueError(f"rows lack the column {col!r}")
+    order = list(dict.fromkeys(rows["method"]))
+    groups = [(s, g) for s, g in rows.groupby("scenario", sort=False)]
+    if include_all and len(groups) > 1:
+        groups.append(("all", rows))
+    tables = []
+    for scenario, group in groups:
+        table = summarize(group)
+        table["method"] = pd.Categorical(table["method"], categories=order, ordered=True)
+        table = table.sort_values("method").astype({"method": str})
+        table.insert(0, "scenario", scenario)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
+
+
+def bland_altman_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Bland-Altman statistics of hr_estimate − hr_reference per method (bias, sd, 95 % limits
+    of agreement lower/upper, n), in the rows' unit (bpm for HR rows)."""
+    out = []
+    for method, group in rows.groupby("method", sort=False):
+        ok = group[np.isfinite(group["hr_estimate"]) & np.isfinite(group["hr_reference"])]
+        if len(ok) < 2:
+            continue
+        ba = bland_altman(ok["hr_estimate"].to_numpy(float), ok["hr_reference"].to_numpy(float))
+        out.append({"method": method, "bias": ba.bias, "sd": ba.sd, "lower": ba.lower,
+                    "upper": ba.upper, "n": ba.n})
+    if not out:
+        raise ValueError("no method has two windows with an estimate and a reference")
+    return pd.DataFrame(out)
+
+
+def _paired(rows: pd.DataFrame, a: str, b: str, column: str) -> tuple[float, float, int]:
+    """Mean and SE over shared windows of rows[column] of method ``a`` minus method ``b``."""
+    keys = ["clip_id", "window"]
+    left = rows[rows["method"] == a].set_index(keys)[column]
+    right = rows[rows["method"] == b].set_index(keys)[column]
+    diff = (left - right).dropna().to_numpy(float)
+    diff = diff[np.isfinite(diff)]
+    if diff.size == 0:
+        return math.nan, math.nan, 0
+    return float(diff.mean()), standard_error(diff), int(diff.size)
+
+
+def claims(
+    hr_rows: pd.DataFrame,
+    *,
+    scenario: str = "illumination",
+    network: str = "TS-CAN",
+) -> dict[str, Any]:
+    """Claims 1 and 2 of the paper on the HR windows of ``scenario``.
+
+    Claim 1: the LSTM with the corruption estimates (``method_labels(network)["rgb+pulse"]``)
+    beats the network alone: higher mean SNR (dB) and lower HR MAE (bpm). Claim 2: it beats the
+    pulse-only LSTM the same way. For each: the two methods' mean SNR and MAE, the SNR gain and
+    the MAE reduction (positive = better), each with the standard error of the paired
+    per-window difference, the number of windows and clips, ``holds`` (gain > 0 and
+    reduction > 0; ties do not hold) and ``beyond_2se`` (both exceed twice their standard error).
+    """
+    labels = method_labels(network)
+    need = {"scenario", "method", "clip_id", "window", "abs_error", "snr_db"}
+    if not isinstance(hr_rows, pd.DataFrame) or not need <= set(hr_rows.columns):
+        raise ValueError(f"hr_rows must be evaluate_methods HR rows with columns {sorted(need)}")
+    rows = hr_rows[hr_rows["scenario"] == scenario]
+    if rows.empty:
+        raise ValueError(f"no windows of scenario {scenario!r} (have "
+                         f"{sorted(set(hr_rows['scenario']))})")
+    full = labels["rgb+pulse"]
+    present = set(rows["method"])
+    out: dict[str, Any] = {"scenario": scenario, "method": full}
+    for name, other in (("claim1", labels["network"]), ("claim2", labels["pulse"])):
+        missing = [m for m in (full, other) if m not in present]
+        if missing:
+            raise ValueError(
+                f"no {scenario} windows of method(s) {missing} (have {sorted(present)})"
+            )
+        mine, theirs = rows[rows["method"] == full], rows[rows["method"] == other]
+        snr_gain, snr_se, n = _paired(rows, full, other, "snr_db")
+        mae_change, mae_se, _ = _paired(rows, full, other, "abs_error")
+        result = {
+            "versus": other,
+            "snr_db": float(mine["snr_db"].mean()),
+            "snr_db_versus": float(theirs["snr_db"].mean()),
+            "snr_gain_db": snr_gain,
+            "snr_gain_se": snr_se,
+            "mae_bpm": float(mine["abs_error"].mean()),
+            "mae_bpm_versus": float(theirs["abs_error"].mean()),
+            "mae_reduction_bpm": -mae_change if not math.isnan(mae_change) else math.nan,
+            "mae_reduction_se": mae_se,
+            "n_windows": n,
+            "n_clips": int(mine["clip_id"].nunique()),
+        }
+        result["holds"] = bool(result["snr_gain_db"] > 0 and result["mae_reduction_bpm"] > 0)
+        # Both gains larger than twice their paired standard errors: a gain the few windows of
+        # a small test set can tell apart from window-to-window scatter.
+        result["beyond_2se"] = bool(
+            result["snr_gain_db"] > 2 * snr_se and result["mae_reduction_bpm"] > 2 * mae_se
+        )
+        out[name] = result
+    return out

@@ -1,0 +1,84 @@
+"""The whole notebook suite, end to end, with the `smoke` parameter set (about a minute or two).
+
+It runs twice with the same seed: the two metrics.json files must be identical. The report must
+hold everything a reader expects: executed notebooks, figures (PDF and PNG), tables (CSV, LaTeX,
+Markdown), metrics.json, manifest.json and a self-contained index.html.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from conftest import REPO_ROOT
+
+from rppg_lib.runner import run
+
+pytestmark = pytest.mark.slow
+
+SECTIONS = [
+    "00_synthetic_data",
+    "01_preprocessing",
+    "02_train_tscan",
+    "03_attention_masks",
+    "04_inverse_attention_noise",
+    "05_lstm_denoising",
+    "06_evaluation",
+    "07_reproduce_benefit_of_distraction",
+]
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("smoke")
+    params = REPO_ROOT / "params" / "smoke.yaml"
+    first = run(params, base / "first", progress=False)
+    run(params, base / "second", progress=False)
+    return first, base / "first", base / "second"
+
+
+def _numbers(obj, path=""):
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _numbers(value, f"{path}.{key}")
+    elif isinstance(obj, list):
+        for index, value in enumerate(obj):
+            yield from _numbers(value, f"{path}[{index}]")
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        yield path, obj
+
+
+def test_every_notebook_records_finite_results(smoke_runs):
+    _, first, _ = smoke_runs
+    metrics = json.loads((first / "metrics.json").read_text())
+    assert set(SECTIONS) <= set(metrics), set(SECTIONS) - set(metrics)
+    numbers = list(_numbers(metrics))
+    assert len(numbers) > 50
+    for path, value in numbers:
+        assert math.isfinite(value), path
+
+
+def test_same_seed_same_metrics(smoke_runs):
+    _, first, second = smoke_runs
+    assert (first / "metrics.json").read_bytes() == (second / "metrics.json").read_bytes()
+
+
+def test_report_holds_notebooks_figures_tables_manifest_and_index(smoke_runs):
+    _, first, _ = smoke_runs
+    executed = sorted(path.stem for path in (first / "notebooks").glob("*.ipynb"))
+    assert executed == SECTIONS
+    pngs = sorted((first / "figures").glob("*.png"))
+    assert len(pngs) >= len(SECTIONS)
+    for png in pngs:
+        assert png.with_suffix(".pdf").exists()
+    for csv in (first / "tables").glob("*.csv"):
+        assert csv.with_suffix(".tex").exists() and csv.with_suffix(".md").exists()
+    manifest = json.loads((first / "manifest.json").read_text())
+    for key in ("parameters", "seeds", "git", "versions", "timings_seconds", "host"):
+        assert key in manifest, key
+    assert manifest["status"] == "completed"
+    assert set(manifest["timings_seconds"]) == set(SECTIONS)
+    index = (first / "index.html").read_text()
+    assert index.count('<img src="data:image/png;base64,') == len(pngs)
+    assert "<table" in index
