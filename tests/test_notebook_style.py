@@ -85,3 +85,15 @@ def test_committed_notebook_outputs_hold_no_error(stem):
     for cell in _code_cells(_notebook(stem)):
         for output in cell.get("outputs", []):
             assert output.get("output_type") != "error", f"{stem}: stored error output"
+
+
+@pytest.mark.parametrize("params_file", sorted((REPO_ROOT / "params").glob("*.yaml")))
+def test_every_parameter_set_names_only_declared_parameters(params_file, tmp_path):
+    from rppg_lib.run_params import declared_parameters, load_params, resolve_parameters
+
+    spec = load_params(params_file)
+    declared = {
+        stem: declared_parameters(NOTEBOOKS_DIR / f"{stem}.ipynb") for stem in spec.notebooks
+    }
+    resolved = resolve_parameters(spec, declared, {}, tmp_path)
+    assert set(resolved) == set(spec.notebooks)
