@@ -8,11 +8,13 @@ defined in notebooks), and a last code cell that nbval checks.
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
-from conftest import REPO_ROOT
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 EXPECTED = [

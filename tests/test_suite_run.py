@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
 
 from rppg_lib.runner import run
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 
