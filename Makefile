@@ -28,10 +28,10 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 reproduce: venv
-	$(BIN)/rppg run --params $(PARAMS) --out $(OUT) --force
+	PYTHONHASHSEED=0 $(BIN)/rppg run --params $(PARAMS) --out $(OUT) --force
 
 test: venv
-	$(BIN)/python -m pytest
+	PYTHONHASHSEED=0 $(BIN)/python -m pytest
 
 lint: venv
 	$(BIN)/ruff check rppg_lib tests benchmarks
