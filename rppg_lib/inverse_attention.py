@@ -50,13 +50,17 @@ Deviations from the release
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from rppg_lib.atomic import atomic_write_with
 from rppg_lib.signals import bandpass, detrend, integrate, zscore
 from rppg_lib.validation import (
     as_array,
@@ -410,17 +414,13 @@ def corruption_estimates(
 _ESTIMATE_ARRAYS = ("raw", "conditioned", "pulse_raw", "pulse_conditioned", "inverse_masks")
 
 
-def save_estimates(path: Any, estimates: CorruptionEstimates) -> Any:
+def save_estimates(path: str | os.PathLike, estimates: CorruptionEstimates) -> Path:
     """Write ``estimates`` to a compressed ``.npz`` at ``path`` atomically; returns the path.
 
     raw, conditioned, pulse_raw and pulse_conditioned are kept in float64 as computed; the
     inverse masks in float16 (exact for binary masks, ~1e-3 for continuous ones, which serve
     only for display: the estimates are already stored); params as JSON.
     """
-    import json
-
-    from rppg_lib.atomic import atomic_write_with
-
     if not isinstance(estimates, CorruptionEstimates):
         raise ValueError(
             f"estimates must be a CorruptionEstimates, got {type(estimates).__name__}"
@@ -437,12 +437,9 @@ def save_estimates(path: Any, estimates: CorruptionEstimates) -> Any:
     return atomic_write_with(path, lambda handle: np.savez_compressed(handle, **arrays))
 
 
-def load_estimates(path: Any) -> CorruptionEstimates:
+def load_estimates(path: str | os.PathLike) -> CorruptionEstimates:
     """Read estimates written by :func:`save_estimates` (inverse masks as float32, ``band`` in
     params as a tuple). FileNotFoundError / ValueError name the file."""
-    import json
-    from pathlib import Path
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"corruption-estimates file not found: {path}")
