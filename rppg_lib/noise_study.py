@@ -141,7 +141,9 @@ def region_correlation_table(
     attention-region estimate follow the injected illumination.
 
     clips: Clips whose ``extra["illumination"]`` (T, 3) holds the injected R, G, B gain
-    (synthetic clips); attention, preprocessed: as for :func:`estimate_clips`. Each clip goes
+    (synthetic clips); attention: {clip_id: ClipAttention or AttentionMasks} (e.g. the
+    ground-truth skin of :func:`rppg_lib.skin_attention.oracle_attention`); preprocessed: as for
+    :func:`estimate_clips`. Each clip goes
     through :func:`rppg_lib.denoiser.region_correlations` (|Pearson r| after both signals are
     conditioned alike, HR band by default) with ``options`` (band, kind, threshold, mode, lam,
     order). Returns rows clip_id, subject, scenario, channel, r_inverse, r_attention.
@@ -157,9 +159,9 @@ def region_correlation_table(
         if clip.clip_id not in attention or clip.clip_id not in preprocessed:
             raise KeyError(f"clip {clip.clip_id} lacks attention masks or preprocessed frames")
         pre = preprocessed[clip.clip_id]
-        table = region_correlations(
-            attention[clip.clip_id].masks.gate1, pre.mask_frames, injected, pre.fps, **options
-        )
+        masks = attention[clip.clip_id]
+        masks = getattr(masks, "masks", masks)  # a ClipAttention or its AttentionMasks
+        table = region_correlations(masks.gate1, pre.mask_frames, injected, pre.fps, **options)
         table.insert(0, "scenario", clip.task)
         table.insert(0, "subject", clip.subject)
         table.insert(0, "clip_id", clip.clip_id)

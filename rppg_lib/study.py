@@ -26,14 +26,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from rppg_lib import artifacts
-from rppg_lib.attention import (
-    AttentionMasks,
-    crop_skin_masks,
-    skin_fraction,
-    skin_on_mask_grid,
-)
-from rppg_lib.datasets import Clip, Dataset, load_skin_masks, open_dataset
+from rppg_lib.attention import AttentionMasks, skin_fraction
+from rppg_lib.datasets import Clip, Dataset, open_dataset
 from rppg_lib.evaluation import evaluate_windows
+from rppg_lib.skin_attention import skin_on_grid
 from rppg_lib.validation import check_choice
 
 __all__ = [
@@ -431,8 +427,7 @@ def attention_skin_fraction(
     rows = []
     for clip_id, mask in masks.items():
         clip, pre = study.dataset[clip_id], preprocessed[clip_id]
-        skin = crop_skin_masks(load_skin_masks(clip), pre.boxes, mask.img_size)
-        share = skin_fraction(mask.gate(gate), skin_on_mask_grid(skin, gate))
+        share = skin_fraction(mask.gate(gate), skin_on_grid(clip, pre, gate, mask.img_size))
         rows.append({"clip_id": clip_id, "subject": clip.subject, "scenario": clip.task,
                      "split": study.split_of(clip_id), "fraction": share.fraction,
                      "chance": share.chance_mean, "lift": share.lift})

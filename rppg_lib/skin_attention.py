@@ -1,0 +1,137 @@
+"""Where the attention lands, measured on synthetic clips (the only data with exact skin masks).
+
+* :func:`skin_on_grid`: a clip's exact skin masks as the network saw them, on a gate's grid.
+* :func:`oracle_attention`: the ground-truth skin as if it were the attention mask, to check the
+  inverse-attention premise with a perfect mask.
+* :func:`released_skin_fraction`: the share of gate-1 mass on skin of open-rppg's released
+  TS-CANs (trained on the real PURE and RLAP datasets) on the same crops: what fully trained,
+  published networks do, as the yardstick for the masks of a network trained here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+
+from rppg_lib.attention import (
+    AttentionMasks,
+    crop_skin_masks,
+    skin_fraction,
+    skin_on_mask_grid,
+)
+from rppg_lib.datasets import Clip, load_skin_masks
+from rppg_lib.validation import check_choice
+from rppg_lib.windows import window_starts
+
+__all__ = ["skin_on_grid", "oracle_attention", "crops_at", "released_skin_fraction"]
+
+
+def skin_on_grid(
+    clip: Clip, preprocessed: Any, gate: str = "gate1", img_size: int = 36
+) -> np.ndarray:
+    """Skin share of each cell of ``gate``'s grid per frame, (T, M, M) float32 in [0, 1].
+
+    The exact skin masks of the synthetic ``clip`` are cropped with the preprocessing boxes of
+    ``preprocessed`` (a PreprocessedClip), area-resized to the network input ``img_size`` and
+    put on the grid of ``gate`` (34 x 34 for gate 1 at 36)."""
+    skin = crop_skin_masks(load_skin_masks(clip), preprocessed.boxes, img_size)
+    return skin_on_mask_grid(skin, gate)
+
+
+def oracle_attention(
+    clips: Sequence[Clip], preprocessed: Mapping[str, Any], img_size: int = 36
+) -> dict[str, AttentionMasks]:
+    """{clip_id: AttentionMasks} whose gates are the ground-truth skin share of each cell.
+
+    A perfect attention: 1 on skin, 0 off it (fractions at the skin's edge). Used in place of a
+    network's masks, it shows what the inverse-attention estimates would be if the network
+    looked at the skin only."""
+    out = {}
+    for clip in clips:
+        if clip.clip_id not in preprocessed:
+            raise KeyError(f"clip {clip.clip_id} is not in preprocessed")
+        pre = preprocessed[clip.clip_id]
+        out[clip.clip_id] = AttentionMasks(
+            gate1=skin_on_grid(clip, pre, "gate1", img_size),
+            gate2=skin_on_grid(clip, pre, "gate2", img_size),
+            fps=pre.fps, clip_id=clip.clip_id, img_size=img_size,
+        )
+    return out
+
+
+def crops_at(clip: Clip, boxes: np.ndarray, img_size: int) -> np.ndarray:
+    """The clip's frames cropped with ``boxes`` (T, 4) (x, y, w, h) and area-resized to
+    ``img_size``: (T, S, S, 3) uint8 RGB."""
+    frames = clip.read_frames()
+    if len(boxes) != len(frames):
+        raise ValueError(f"clip {clip.clip_id}: {len(boxes)} boxes for {len(frames)} frames")
+    size = (img_size, img_size)
+    return np.stack([
+        cv2.resize(frame[y : y + h, x : x + w], size, interpolation=cv2.INTER_AREA)
+        for frame, (x, y, w, h) in zip(frames, np.asarray(boxes, int).tolist(), strict=True)
+    ])
+
+
+def _released_gate1(network: torch.nn.Module, crops: np.ndarray) -> np.ndarray:
+    """Gate-1 masks (T, 34, 34) of an open-rppg TS-CAN over a whole clip: 160-frame windows as
+    open-rppg runs them; a last window ending at the last frame covers the tail (its frames
+    already covered keep the earlier window's masks)."""
+    from rppg_lib.weights.open_rppg import OPEN_RPPG_CLIP_LENGTH, open_rppg_inputs
+
+    n = len(crops)
+    starts = window_starts(n, OPEN_RPPG_CLIP_LENGTH, OPEN_RPPG_CLIP_LENGTH, tail="shift",
+                           name="the open-rppg clip length")
+    out = None
+    covered = 0
+    for start in starts.tolist():
+        stop = start + OPEN_RPPG_CLIP_LENGTH
+        x = torch.from_numpy(open_rppg_inputs(crops[start:stop]))
+        with torch.no_grad():
+            _, masks = network(x, return_masks=True)
+        gate1 = masks["gate1"][:, 0].numpy()
+        if out is None:
+            out = np.empty((n, *gate1.shape[1:]), np.float32)
+        out[covered:stop] = gate1[covered - start :]
+        covered = stop
+    return out
+
+
+def released_skin_fraction(
+    clips: Sequence[Clip],
+    preprocessed: Mapping[str, Any],
+    weights: str | os.PathLike,
+    *,
+    variants: Sequence[str] = ("pure", "rlap"),
+) -> pd.DataFrame:
+    """Share of gate-1 mass on skin of open-rppg's released TS-CANs on ``clips`` (synthetic).
+
+    weights: the open-rppg wheel (or an extracted ``TSCAN.<variant>.weights.h5``, then one
+    variant). Each network sees the crops of our preprocessing (same boxes) resized to its 36 x 36
+    input, with its own input convention (:func:`rppg_lib.weights.open_rppg_inputs`). One row per
+    (variant, clip): variant, clip_id, scenario, fraction, chance, lift (as
+    :func:`rppg_lib.attention.skin_fraction`). Clips need at least 160 frames.
+    """
+    from rppg_lib.weights.open_rppg import load_open_rppg_tscan
+
+    if not clips:
+        raise ValueError("clips is empty: nothing to measure")
+    rows = []
+    for variant in variants:
+        check_choice(variant, "variant", ("pure", "rlap"))
+        network = load_open_rppg_tscan(weights, variant).eval()
+        for clip in clips:
+            if clip.clip_id not in preprocessed:
+                raise KeyError(f"clip {clip.clip_id} is not in preprocessed")
+            pre = preprocessed[clip.clip_id]
+            gate1 = _released_gate1(network, crops_at(clip, pre.boxes, 36))
+            share = skin_fraction(gate1, skin_on_grid(clip, pre, "gate1", 36))
+            rows.append({"variant": variant, "clip_id": clip.clip_id, "scenario": clip.task,
+                         "fraction": share.fraction, "chance": share.chance_mean,
+                         "lift": share.lift})
+    return pd.DataFrame(rows)
