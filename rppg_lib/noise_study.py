@@ -14,6 +14,7 @@ inverse-attention region tracks it better than the attended region
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -29,7 +30,9 @@ from rppg_lib import artifacts
 from rppg_lib.denoiser import denoise, region_correlations
 from rppg_lib.inverse_attention import (
     CHANNELS,
+    HR_BAND,
     CorruptionEstimates,
+    condition_signal,
     corruption_estimates,
     load_estimates,
     normalize_masks,
@@ -55,6 +58,7 @@ __all__ = [
     "region_claim_variants",
     "plot_inverse_masks",
     "denoiser_items",
+    "with_injected_light",
     "save_denoised",
     "load_denoised",
     "denoise_clips",
@@ -313,6 +317,39 @@ def denoiser_items(
     if not items:
         raise ValueError("clips is empty: no training items")
     return items
+
+
+def with_injected_light(
+    estimates: Mapping[str, CorruptionEstimates], clips: Sequence[Any]
+) -> dict[str, CorruptionEstimates]:
+    """{clip_id: estimates} of ``clips`` whose R, G, B corruption estimates are replaced by the
+    injected illumination gain (synthetic ground truth, ``clip.extra["illumination"]`` (T, 3)),
+    conditioned by the same chain (each estimate's lam, band and order): a perfect corruption
+    estimate. An LSTM trained on these bounds what any estimate, inverse attention included, can
+    give it. The pulse inputs are unchanged."""
+    out = {}
+    for clip in clips:
+        if clip.clip_id not in estimates:
+            raise KeyError(f"clip {clip.clip_id} has no corruption estimates (run notebook 04)")
+        est = estimates[clip.clip_id]
+        light = clip.extra.get("illumination") if isinstance(clip.extra, dict) else None
+        if light is None:
+            raise ValueError(f"clip {clip.clip_id} carries no injected illumination "
+                             "(extra['illumination']; only synthetic clips have it)")
+        light = np.asarray(light, dtype=np.float64)
+        if light.shape != est.conditioned.shape:
+            raise ValueError(f"clip {clip.clip_id}: injected illumination of shape {light.shape} "
+                             f"for estimates of shape {est.conditioned.shape}")
+        params = est.params
+        conditioned = condition_signal(
+            light, est.fs, lam=params.get("lam", 50.0), band=params.get("band", HR_BAND),
+            order=params.get("order", 1), name=f"injected illumination of {clip.clip_id}",
+        )
+        out[clip.clip_id] = dataclasses.replace(
+            est, raw=light, conditioned=conditioned,
+            params={**params, "corruption_source": "injected illumination"},
+        )
+    return out
 
 
 def save_denoised(

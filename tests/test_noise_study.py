@@ -15,7 +15,12 @@ from torch import nn
 
 from rppg_lib.attention import AttentionMasks
 from rppg_lib.datasets import Clip
-from rppg_lib.inverse_attention import corruption_estimates, load_estimates, save_estimates
+from rppg_lib.inverse_attention import (
+    condition_signal,
+    corruption_estimates,
+    load_estimates,
+    save_estimates,
+)
 from rppg_lib.noise_study import (
     denoise_clips,
     denoiser_items,
@@ -29,6 +34,7 @@ from rppg_lib.noise_study import (
     save_denoised,
     torch_threads,
     trained_network,
+    with_injected_light,
 )
 from rppg_lib.signals import normalize_max_abs
 from rppg_lib.training.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
@@ -152,6 +158,27 @@ def test_denoiser_items_pair_estimates_with_ground_truth():
         denoiser_items({}, [clip])
     with pytest.raises(ValueError, match="300 ground-truth samples for 200 estimated frames"):
         denoiser_items({"c1": estimates_for(200)}, [clip])
+
+
+def test_with_injected_light_replaces_only_the_corruption_estimates():
+    masks, frames, gain, derivative = two_region_clip(300)
+    est = corruption_estimates(masks, frames, derivative, FS, lam=20.0)
+    clip = _illuminated_clip("c1", gain)
+    ideal = with_injected_light({"c1": est}, [clip])["c1"]
+    # the injected gain through the estimate's own chain (its lam of 20, not the default 50)
+    np.testing.assert_allclose(ideal.conditioned, condition_signal(gain, FS, lam=20.0))
+    assert not np.allclose(ideal.conditioned, condition_signal(gain, FS, lam=50.0))
+    np.testing.assert_array_equal(ideal.raw, gain)
+    np.testing.assert_array_equal(ideal.pulse_conditioned, est.pulse_conditioned)
+    assert ideal.params["corruption_source"] == "injected illumination"
+    assert "corruption_source" not in est.params  # the input is left as it was
+    with pytest.raises(KeyError, match="no corruption estimates"):
+        with_injected_light({}, [clip])
+    with pytest.raises(ValueError, match="carries no injected illumination"):
+        with_injected_light({"x": est}, [Clip.from_frames(frames[:, :4, :4].astype(np.uint8), FS,
+                                                          clip_id="x")])
+    with pytest.raises(ValueError, match=r"shape \(200, 3\) for estimates of shape \(300, 3\)"):
+        with_injected_light({"c1": est}, [_illuminated_clip("c1", gain[:200])])
 
 
 def test_denoised_round_trip_and_bad_keys(tmp_path):
