@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from rppg_lib import artifacts
-from rppg_lib.denoiser import denoise, region_correlations
+from rppg_lib.denoiser import denoise, evaluate_denoiser, region_correlations
 from rppg_lib.inverse_attention import (
     CHANNELS,
     HR_BAND,
@@ -59,6 +59,7 @@ __all__ = [
     "plot_inverse_masks",
     "denoiser_items",
     "with_injected_light",
+    "evaluate_denoisers",
     "save_denoised",
     "load_denoised",
     "denoise_clips",
@@ -350,6 +351,33 @@ def with_injected_light(
             params={**params, "corruption_source": "injected illumination"},
         )
     return out
+
+
+def evaluate_denoisers(
+    runs: Mapping[str, tuple[torch.nn.Module, Mapping[str, CorruptionEstimates]]],
+    clips: Sequence[Any],
+    *,
+    window_s: float = 10.0,
+) -> pd.DataFrame:
+    """Heart-rate window rows of several denoisers on the same ``clips``.
+
+    runs: {label: (LSTM, {clip_id: estimates it reads})}; each LSTM denoises every clip of
+    ``clips`` from its own estimates (:func:`rppg_lib.denoiser.evaluate_denoiser`, windows of
+    ``window_s`` s). The network's own pulse (the same in every set of estimates) is evaluated
+    once, from the first run. Returns the rows with columns method, clip and scenario (the clip's
+    task), ready for :func:`rppg_lib.comparison.summarize_by_scenario`.
+    """
+    if not runs:
+        raise ValueError("runs is empty: no denoiser to evaluate")
+    clips = list(clips)
+    names = [c.clip_id for c in clips]
+    tables = []
+    for i, (label, (model, estimates)) in enumerate(runs.items()):
+        tables.append(evaluate_denoiser(model, denoiser_items(estimates, clips), window_s=window_s,
+                                        label=label, include_network=i == 0, names=names))
+    rows = pd.concat(tables, ignore_index=True)
+    task = {c.clip_id: c.task for c in clips}
+    return rows.assign(scenario=rows["clip"].map(task))
 
 
 def save_denoised(

@@ -25,6 +25,7 @@ from rppg_lib.noise_study import (
     denoise_clips,
     denoiser_items,
     estimate_clips,
+    evaluate_denoisers,
     load_clip_estimates,
     load_denoised,
     plot_inverse_masks,
@@ -217,6 +218,24 @@ def test_denoise_clips_runs_each_model_with_its_channels_and_saves(tmp_path):
         denoise_clips({"rgb_pulse": PassPulse(1)}, {"c1": est}, ["c1"], progress=False)
     with pytest.raises(KeyError, match="no corruption estimates"):
         denoise_clips(models, {}, ["c1"], progress=False)
+
+
+def test_evaluate_denoisers_scores_each_run_and_the_network_once():
+    clip, est = gt_clip(300), estimates_for(300)  # a 72 bpm pulse and ground truth
+    runs = {"LSTM a": (PassPulse(4), {"c1": est}), "LSTM b": (PassPulse(1), {"c1": est})}
+    rows = evaluate_denoisers(runs, [clip], window_s=5.0)
+    assert list(dict.fromkeys(rows["method"])) == ["LSTM a", "network (no LSTM)", "LSTM b"]
+    assert (rows["scenario"] == "illumination").all() and (rows["clip"] == "c1").all()
+    per_method = rows.groupby("method", sort=False)
+    assert per_method.size().tolist() == [2, 2, 2]  # two 5 s windows of the 10 s clip each
+    # the stand-in passes the pulse through: every method reads the network's 72 bpm
+    for _, group in per_method:
+        np.testing.assert_allclose(group["hr_estimate"], 72.0, atol=2.0)
+        np.testing.assert_allclose(group["hr_reference"], 72.0, atol=2.0)
+    with pytest.raises(ValueError, match="runs is empty"):
+        evaluate_denoisers({}, [clip])
+    with pytest.raises(KeyError, match="no corruption estimates"):
+        evaluate_denoisers({"LSTM a": (PassPulse(4), {})}, [clip])
 
 
 def test_trained_network_reads_the_model_of_notebook_02(tmp_path):
