@@ -68,13 +68,15 @@ def oracle_attention(
 def crops_at(clip: Clip, boxes: np.ndarray, img_size: int) -> np.ndarray:
     """The clip's frames cropped with ``boxes`` (T, 4) (x, y, w, h) and area-resized to
     ``img_size``: (T, S, S, 3) uint8 RGB."""
-    frames = clip.read_frames()
-    if len(boxes) != len(frames):
-        raise ValueError(f"clip {clip.clip_id}: {len(boxes)} boxes for {len(frames)} frames")
+    if len(boxes) != clip.n_frames:
+        raise ValueError(f"clip {clip.clip_id}: {len(boxes)} boxes for {clip.n_frames} frames")
     size = (img_size, img_size)
+    # frames are streamed: only the small crops are held
     return np.stack([
         cv2.resize(frame[y : y + h, x : x + w], size, interpolation=cv2.INTER_AREA)
-        for frame, (x, y, w, h) in zip(frames, np.asarray(boxes, int).tolist(), strict=True)
+        for frame, (x, y, w, h) in zip(
+            clip.iter_frames(), np.asarray(boxes, int).tolist(), strict=True
+        )
     ])
 
 
