@@ -22,8 +22,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from rppg_lib.atomic import atomic_write_with
+from rppg_lib.figure_style import style_context
 from rppg_lib.models.tscan import spatial_sizes
-from rppg_lib.report.figures import style_context
 from rppg_lib.validation import check_choice, check_positive, check_positive_int
 
 __all__ = [

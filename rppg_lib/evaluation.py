@@ -31,7 +31,9 @@ from rppg_lib.validation import (
     check_same_length,
 )
 
-__all__ = ["prepare_waveform", "evaluate_windows", "evaluate_video", "summarize"]
+__all__ = [
+    "prepare_waveform", "evaluate_windows", "evaluate_video", "summarize", "summarize_by_scenario",
+]
 
 WINDOW_COLUMNS = (
     "window", "start_s", "end_s", "hr_estimate", "hr_reference", "abs_error", "snr_db", "wmae",
@@ -265,3 +267,28 @@ def summarize(rows, *, method_column: str = "method") -> pd.DataFrame:
             row[f"{col}_se"] = metrics.standard_error(vals) if vals.size else math.nan
         out.append(row)
     return pd.DataFrame(out)
+
+
+def summarize_by_scenario(rows: pd.DataFrame, *, include_all: bool = True) -> pd.DataFrame:
+    """``evaluation.summarize`` of window rows per scenario and method (MAE, RMSE, MAPE, Pearson
+    r, SNR, WMAE, each with its standard error), methods in their order of appearance; with
+    ``include_all`` also over all scenarios together (scenario "all")."""
+    if not isinstance(rows, pd.DataFrame) or rows.empty:
+        raise ValueError("rows must be a non-empty DataFrame of evaluate_methods windows")
+    for col in ("scenario", "method"):
+        if col not in rows.columns:
+            raise ValueError(f"rows lack the column {col!r}")
+    order = list(dict.fromkeys(rows["method"]))
+    groups = [(s, g) for s, g in rows.groupby("scenario", sort=False)]
+    if include_all and len(groups) > 1:
+        groups.append(("all", rows))
+    tables = []
+    for scenario, group in groups:
+        table = summarize(group)
+        table["method"] = pd.Categorical(table["method"], categories=order, ordered=True)
+        table = table.sort_values("method").astype({"method": str})
+        table.insert(0, "scenario", scenario)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
+
+

@@ -1,8 +1,8 @@
 """Figures shared by the notebooks: each function returns a matplotlib Figure in the suite's style
-(:mod:`rppg_lib.report`), with axes labelled in seconds, bpm, pixels or arbitrary units (a.u.).
+(:mod:`rppg_lib.run.report`), with axes labelled in seconds, bpm, pixels or arbitrary units (a.u.).
 
 Figures are built with ``matplotlib.figure.Figure`` (no pyplot state), so they are shown by
-returning them from a notebook cell and saved with :func:`rppg_lib.report.save_figure`.
+returning them from a notebook cell and saved with :func:`rppg_lib.run.report.save_figure`.
 Attention-mask figures live in :mod:`rppg_lib.attention`.
 """
 
@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from rppg_lib.figure_style import COLORS, style_context
 from rppg_lib.metrics import bland_altman
-from rppg_lib.report.figures import COLORS, style_context
 from rppg_lib.signals import power_spectrum
 from rppg_lib.validation import as_array, as_signal, check_band, check_fs, check_positive_int
 

@@ -8,6 +8,7 @@ surfacing later as NaNs or a shape error deep inside scipy.
 from __future__ import annotations
 
 import math
+import re
 from numbers import Integral, Real
 from typing import Any
 
@@ -129,3 +130,17 @@ def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {show(value)}")
     return value
+
+
+_FILE_STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def check_file_stem(name: Any, what: str) -> str:
+    """``name`` if it is a plain file stem (letters, digits, ``_``, ``-``), else ValueError
+    naming ``what`` (e.g. "figure", "table")."""
+    if not isinstance(name, str) or not _FILE_STEM.fullmatch(name):
+        raise ValueError(
+            f"{what} name must be a file stem of letters, digits, '_' or '-' starting with a "
+            f"letter or digit (no folder, no extension), got {name!r}"
+        )
+    return name

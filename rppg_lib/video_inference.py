@@ -36,8 +36,8 @@ from matplotlib.figure import Figure
 
 from rppg_lib.atomic import atomic_write_text, atomic_write_with
 from rppg_lib.attention import save_masks as write_masks
+from rppg_lib.figure_style import style_context, write_figure
 from rppg_lib.inference import ClipPrediction, LoadedModel, load_model, predict_clip
-from rppg_lib.report.figures import save_figure, style_context
 
 __all__ = [
     "NoFaceError",
@@ -212,7 +212,7 @@ def infer_video(
         out / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n"
     )
     figure = plot_video_pulse(prediction, title=video_path.name)
-    paths = save_figure(figure, "pulse", out, formats=("png", "pdf"))
+    paths = write_figure(figure, out / "figures", "pulse", formats=("png", "pdf"))
     files["figure_png"], files["figure_pdf"] = paths["png"], paths["pdf"]
     if prediction.masks is not None:
         files["masks"] = write_masks(out / "masks.npz", prediction.masks)

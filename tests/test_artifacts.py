@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rppg_lib.artifacts import load_arrays, load_json, save_arrays, save_json, stage_dir
+from rppg_lib.steps.artifacts import load_arrays, load_json, save_arrays, save_json, stage_dir
 
 
 def test_arrays_and_json_round_trip(tmp_path):

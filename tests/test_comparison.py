@@ -1,4 +1,4 @@
-"""Methods comparison over clips (rppg_lib.comparison): face boxes and colour, every method's
+"""Methods comparison over clips (rppg_lib.steps.evaluation): face boxes and colour, every method's
 signal per clip, windowed HR/BR evaluation, per-scenario summaries and the paper's claims 1-2,
 with known answers on constructed clips."""
 
@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from study_clips import FS, estimates_for, face_clip, gt_clip
 
-from rppg_lib.comparison import (
+from rppg_lib.evaluation import summarize_by_scenario
+from rppg_lib.steps.evaluation import (
     ClipSignals,
     bland_altman_table,
     claims,
@@ -19,7 +20,6 @@ from rppg_lib.comparison import (
     face_boxes,
     face_rgb_means,
     method_labels,
-    summarize_by_scenario,
 )
 
 

@@ -1,6 +1,6 @@
-"""Per-clip glue of notebooks 04 and 05 (rppg_lib.noise_study) and the storage of corruption
-estimates (rppg_lib.inverse_attention.save_estimates / load_estimates): known answers on
-constructed clips."""
+"""Per-clip glue of notebooks 04 and 05 (rppg_lib.steps.inverse_attention_noise and
+rppg_lib.steps.lstm_denoising) and the storage of corruption estimates
+(rppg_lib.inverse_attention.save_estimates / load_estimates): known answers on constructed clips."""
 
 from __future__ import annotations
 
@@ -21,23 +21,25 @@ from rppg_lib.inverse_attention import (
     load_estimates,
     save_estimates,
 )
-from rppg_lib.noise_study import (
-    denoise_clips,
-    denoiser_items,
+from rppg_lib.signals import normalize_max_abs
+from rppg_lib.steps.inverse_attention_noise import (
     estimate_clips,
-    evaluate_denoisers,
     load_clip_estimates,
-    load_denoised,
     plot_inverse_masks,
     region_claim,
     region_claim_variants,
     region_correlation_table,
+    trained_network,
+)
+from rppg_lib.steps.lstm_denoising import (
+    denoise_clips,
+    denoiser_items,
+    evaluate_denoisers,
+    load_denoised,
     save_denoised,
     torch_threads,
-    trained_network,
     with_injected_light,
 )
-from rppg_lib.signals import normalize_max_abs
 from rppg_lib.training.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
 
 

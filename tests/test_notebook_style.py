@@ -91,7 +91,7 @@ def test_committed_notebook_outputs_hold_no_error(stem):
 
 @pytest.mark.parametrize("params_file", sorted((REPO_ROOT / "params").glob("*.yaml")))
 def test_every_parameter_set_names_only_declared_parameters(params_file, tmp_path):
-    from rppg_lib.run_params import declared_parameters, load_params, resolve_parameters
+    from rppg_lib.run.params import declared_parameters, load_params, resolve_parameters
 
     spec = load_params(params_file)
     declared = {

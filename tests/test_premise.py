@@ -1,4 +1,5 @@
-"""rppg_lib.premise: skin and background of synthetic clips, the premise of inverse attention."""
+"""rppg_lib.steps.synthetic_data: skin and background of synthetic clips, the premise of inverse
+attention."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from rppg_lib.datasets import build_synthetic_dataset, load_skin_masks
-from rppg_lib.premise import (
+from rppg_lib.steps.synthetic_data import (
     background_masks,
     flicker_bpm,
     premise_table,

@@ -1,4 +1,4 @@
-"""rppg_lib.record: the metrics.json sidecar, value conversion, notebook MIME outputs."""
+"""rppg_lib.run.record: the metrics.json sidecar, value conversion, notebook MIME outputs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from rppg_lib.record import (
+from rppg_lib.run.record import (
     MAX_ARRAY_ELEMENTS,
     MIME_TYPE,
     RUN_DIR_ENV,

@@ -1,4 +1,4 @@
-"""rppg_lib.report: figure style, reproducible figure files, tables, index.html."""
+"""rppg_lib.run.report: figure style, reproducible figure files, tables, index.html."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from rppg_lib.record import RUN_DIR_ENV, record  # noqa: E402
-from rppg_lib.report import (  # noqa: E402
+from rppg_lib.run.record import RUN_DIR_ENV, record  # noqa: E402
+from rppg_lib.run.report import (  # noqa: E402
     COLORS,
     build_index,
     markdown_table,
@@ -25,7 +25,7 @@ from rppg_lib.report import (  # noqa: E402
     style_context,
     use_style,
 )
-from rppg_lib.report.tables import format_float  # noqa: E402
+from rppg_lib.run.report.tables import format_float  # noqa: E402
 
 
 def _figure():

@@ -1,6 +1,6 @@
-"""rppg_lib.reproduction and rppg_lib.matfiles: synthetic known answers for every function, then the
-released Benefit-of-Distraction sample (``bod_reference`` fixture: skipped where it is absent),
-then notebook 07's path without the sample."""
+"""rppg_lib.steps.reproduce_benefit_of_distraction and rppg_lib.matfiles: synthetic known answers
+for every function, then the released Benefit-of-Distraction sample (``bod_reference`` fixture:
+skipped where it is absent), then notebook 07's path without the sample."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 import scipy.io
 from matplotlib.figure import Figure
 
-import rppg_lib.reproduction as rp
+import rppg_lib.steps.reproduce_benefit_of_distraction as rp
 from rppg_lib.inverse_attention import condition_signal
 from rppg_lib.matfiles import load_mat
 from rppg_lib.models import LSTMDenoiser

@@ -1,4 +1,4 @@
-"""rppg_lib.runner, rppg_lib.run_params, rppg_lib.provenance and the `rppg run` command.
+"""rppg_lib.run.runner, rppg_lib.run.params, rppg_lib.run.provenance and the `rppg run` command.
 
 The end-to-end tests execute tiny notebooks that the test writes itself (kernel start-up takes
 seconds, so one module-scoped run is shared by several tests, and only five notebooks are
@@ -20,8 +20,15 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from rppg_lib.cli import build_parser, main
-from rppg_lib.provenance import (
+from rppg_lib.run.cli import build_parser, main
+from rppg_lib.run.params import (
+    ParamsFile,
+    load_params,
+    parse_override,
+    parse_overrides,
+    resolve_parameters,
+)
+from rppg_lib.run.provenance import (
     Stopwatch,
     collect_seeds,
     git_info,
@@ -30,15 +37,8 @@ from rppg_lib.provenance import (
     sha256_file,
     utc_timestamp,
 )
-from rppg_lib.record import RUN_DIR_ENV, load_metrics, read_notebook_records
-from rppg_lib.run_params import (
-    ParamsFile,
-    load_params,
-    parse_override,
-    parse_overrides,
-    resolve_parameters,
-)
-from rppg_lib.runner import RunError, prepare_out_dir, run
+from rppg_lib.run.record import RUN_DIR_ENV, load_metrics, read_notebook_records
+from rppg_lib.run.runner import RunError, prepare_out_dir, run
 
 KERNELSPEC = {
     "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
@@ -57,7 +57,7 @@ MEASURE = [
         "import os\n"
         "from pathlib import Path\n"
         "import numpy as np\n"
-        "from rppg_lib.record import record\n"
+        "from rppg_lib.run.record import record\n"
         "rng = np.random.default_rng(seed)\n"
         "x = rng.normal(size=n)\n"
         "# no run_dir argument: record() finds the run through RPPG_RUN_DIR\n"
@@ -71,7 +71,7 @@ MEASURE = [
     ),
     new_code_cell(
         "import matplotlib.pyplot as plt\n"
-        "from rppg_lib.report import save_figure, use_style\n"
+        "from rppg_lib.run.report import save_figure, use_style\n"
         "use_style()\n"
         "fig, ax = plt.subplots()\n"
         "ax.plot(x, marker='o')\n"
@@ -89,8 +89,8 @@ SUMMARIZE = [
         "from pathlib import Path\n"
         "import numpy as np\n"
         "import pandas as pd\n"
-        "from rppg_lib.record import record\n"
-        "from rppg_lib.report import save_table\n"
+        "from rppg_lib.run.record import record\n"
+        "from rppg_lib.run.report import save_table\n"
         "x = np.load(Path(run_dir, 'artifacts', '00_measure', 'x.npy'))\n"
         "record('scaled_sum', float(scale * x.sum()), section='01_summarize', run_dir=run_dir)\n"
         "table = pd.DataFrame({'i': np.arange(len(x)), 'x': x})\n"
@@ -294,7 +294,7 @@ def test_cli_run_with_same_params_gives_identical_outputs(first_run, project, tm
         [
             sys.executable,
             "-m",
-            "rppg_lib.cli",
+            "rppg_lib.run.cli",
             "run",
             "--params",
             str(project / "params" / "tiny.yaml"),

@@ -1,5 +1,5 @@
 """Skin masks on the attention grid, the ground-truth skin as an oracle attention, and the skin
-share of released TS-CAN masks (rppg_lib.skin_attention)."""
+share of released TS-CAN masks (rppg_lib.steps.attention_masks)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,16 @@ from keras_synthetic import write_open_rppg_weights
 
 from rppg_lib.attention import crop_skin_masks, skin_fraction, skin_on_mask_grid
 from rppg_lib.datasets import load_skin_masks
-from rppg_lib.noise_study import region_correlation_table
 from rppg_lib.preprocess import PreprocessConfig, preprocess_dataset
-from rppg_lib.skin_attention import (
+from rppg_lib.steps.attention_masks import (
+    attention_skin_fraction,
     crops_at,
     oracle_attention,
     released_skin_fraction,
     skin_on_grid,
 )
-from rppg_lib.study import attention_skin_fraction, prepare_study
+from rppg_lib.steps.inverse_attention_noise import region_correlation_table
+from rppg_lib.steps.study import prepare_study
 from rppg_lib.weights import load_open_rppg_tscan, open_rppg_inputs
 
 

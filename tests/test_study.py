@@ -1,4 +1,5 @@
-"""rppg_lib.study: the split of a run, its artifacts between notebooks, and the per-clip loops."""
+"""rppg_lib.steps.study: the split of a run, its artifacts between notebooks, and the per-clip
+loops."""
 
 from __future__ import annotations
 
@@ -8,29 +9,18 @@ import numpy as np
 import pytest
 import torch
 
-from rppg_lib import artifacts
 from rppg_lib.attention import AttentionMasks, load_masks
 from rppg_lib.datasets import Clip, Dataset
 from rppg_lib.inference import ClipPrediction
 from rppg_lib.models import TSCAN
 from rppg_lib.preprocess import PreprocessConfig, preprocess_clip, preprocess_dataset
-from rppg_lib.study import (
-    ATTENTION_STAGE,
-    Study,
-    attention_skin_fraction,
-    ground_truth_signals,
-    ground_truth_table,
-    hr_windows,
-    load_attention,
-    load_preprocessed,
-    load_study,
-    predict_all,
-    prepare_study,
-    save_attention,
-    save_preprocessed_index,
-    save_study,
-    training_sets,
-)
+from rppg_lib.steps import artifacts
+from rppg_lib.steps.artifacts import ATTENTION_STAGE
+from rppg_lib.steps.attention_masks import attention_skin_fraction, load_attention, save_attention
+from rppg_lib.steps.preprocessing import load_preprocessed, save_preprocessed_index
+from rppg_lib.steps.study import Study, load_study, prepare_study, save_study
+from rppg_lib.steps.synthetic_data import ground_truth_signals, ground_truth_table
+from rppg_lib.steps.train_tscan import hr_windows, predict_all, training_sets
 from rppg_lib.training import TrainConfig
 
 FRACTIONS = (0.34, 0.33, 0.33)  # 3 subjects -> one per split

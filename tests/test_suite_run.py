@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rppg_lib.runner import run
+from rppg_lib.run.runner import run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,7 @@
 """Figures of the reproduction: attention vs inverse attention, and two of the release's bugs.
 
 Figures are ``matplotlib.figure.Figure`` objects in the suite's style (shown by returning them
-from a notebook cell, saved with :func:`rppg_lib.report.save_figure`). Traces of pulses and
+from a notebook cell, saved with :func:`rppg_lib.run.report.save_figure`). Traces of pulses and
 estimates over time use :mod:`rppg_lib.plots`.
 """
 
@@ -13,9 +13,9 @@ from matplotlib.figure import Figure
 
 from rppg_lib.inverse_attention import HR_BAND
 from rppg_lib.plots import CHANNEL_COLORS, CHANNELS
-from rppg_lib.report.figures import COLORS, style_context
-from rppg_lib.reproduction.sample import RELEASE_FS, VIDEO_FPS
+from rppg_lib.run.report.figures import COLORS, style_context
 from rppg_lib.signals import butter_bandpass
+from rppg_lib.steps.reproduce_benefit_of_distraction.sample import RELEASE_FS, VIDEO_FPS
 from rppg_lib.validation import as_array, as_signal, check_fs
 
 __all__ = ["plot_attention_and_inverse", "plot_release_bugs"]

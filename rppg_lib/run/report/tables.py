@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from rppg_lib.atomic import atomic_write_text
-from rppg_lib.report._paths import check_name, output_folder
+from rppg_lib.run.report._paths import output_folder
+from rppg_lib.validation import check_file_stem
 
 __all__ = ["save_table", "markdown_table", "format_float"]
 
@@ -131,7 +132,7 @@ def save_table(
     is not the default 0..n-1. Missing values appear as ``--`` in LaTeX and empty in Markdown.
     """
     _check_frame(df)
-    check_name(name, "table")
+    check_file_stem(name, "table")
     if caption is not None and not isinstance(caption, str):
         raise ValueError(f"caption must be a string or None, got {caption!r}")
     fmt = format_float(float_format)

@@ -1,4 +1,4 @@
-"""The ``rppg`` command (also ``python -m rppg_lib.cli``).
+"""The ``rppg`` command (also ``python -m rppg_lib.run.cli``).
 
 One function per subcommand: ``_add_<name>_parser(subparsers)`` declares its options and sets
 ``func`` to ``_cmd_<name>(args) -> int``. To add a subcommand, write that pair and list the
@@ -61,8 +61,8 @@ def _add_run_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from rppg_lib.run_params import parse_overrides
-    from rppg_lib.runner import RunError, run
+    from rppg_lib.run.params import parse_overrides
+    from rppg_lib.run.runner import RunError, run
 
     try:
         result = run(

@@ -1,4 +1,5 @@
-"""Skin against background in synthetic clips: the premise of inverse attention, measured.
+"""Notebook ``00_synthetic_data``: the ground truth of a run's clips, and skin against background
+in synthetic clips (the premise of inverse attention, measured).
 
 The pulse lives only on perfused skin; the illumination corruption is shared by skin and
 background. So the mean colour of the background follows the injected illumination and carries no
@@ -23,6 +24,7 @@ from rppg_lib.inference import HR_BAND, process_waveform
 from rppg_lib.metrics import pearson
 from rppg_lib.preprocess import scale_box
 from rppg_lib.signals import heart_rate
+from rppg_lib.steps.study import Study
 from rppg_lib.validation import check_positive
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "background_masks",
     "skin_background_rgb",
     "premise_table",
+    "ground_truth_table",
+    "ground_truth_signals",
 ]
 
 
@@ -153,3 +157,33 @@ def _safe_r(a: np.ndarray, b: np.ndarray) -> float:
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     return float(pearson(a, b).value)
+
+
+def ground_truth_table(study: Study) -> pd.DataFrame:
+    """One row per clip: clip_id, subject, scenario, split, seconds, and the ground-truth heart
+    rate at the frames (hr_mean, hr_min, hr_max in bpm; NaN where the dataset has no HR)."""
+    rows = []
+    for clip in study.clips():
+        hr = clip.hr_at_frames() if clip.hr is not None else np.full(1, np.nan)
+        rows.append({"clip_id": clip.clip_id, "subject": clip.subject, "scenario": clip.task,
+                     "split": study.split_of(clip.clip_id), "seconds": clip.duration,
+                     "hr_mean": float(np.mean(hr)), "hr_min": float(np.min(hr)),
+                     "hr_max": float(np.max(hr))})
+    return pd.DataFrame(rows)
+
+
+def ground_truth_signals(clip: Clip) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The ground truth a clip has, at its frame times: ({label: (T,) values}, {label: unit})
+    for "BVP" (a.u.), "respiration" (a.u.) and "heart rate" (bpm), each only where known."""
+    signals: dict[str, np.ndarray] = {}
+    units: dict[str, str] = {}
+    for label, name, unit in (("BVP", "bvp", "a.u."), ("respiration", "resp", "a.u."),
+                              ("heart rate", "hr", "bpm")):
+        if getattr(clip, name) is not None:
+            signals[label] = clip.at_frames(getattr(clip, name))
+            units[label] = unit
+    if not signals:
+        raise ValueError(f"clip {clip.clip_id} has no ground truth")
+    return signals, units
+
+

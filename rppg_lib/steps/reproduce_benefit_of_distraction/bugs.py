@@ -3,7 +3,7 @@ number the fix gives, on the same input.
 
 Every ``*_effect`` function changes one thing relative to the release and returns
 :class:`BugEffect` rows; :func:`bug_table` stacks them. The inputs are arrays (or
-:class:`~rppg_lib.reproduction.parity.ProtocolInputs`), so each also runs on synthetic data.
+:class:`.parity.ProtocolInputs`), so each also runs on synthetic data.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from torch import nn
 from rppg_lib.denoiser import denoise_windows
 from rppg_lib.inverse_attention import CHANNELS, HR_BAND, condition_signal
 from rppg_lib.metrics import pearson
-from rppg_lib.reproduction.parity import (
+from rppg_lib.signals import butter_bandpass, peak_frequency
+from rppg_lib.steps.reproduce_benefit_of_distraction.parity import (
     ProtocolInputs,
     protocol_table,
     protocol_windows,
     single_thread,
 )
-from rppg_lib.reproduction.sample import RELEASE_FS, VIDEO_FPS
-from rppg_lib.signals import butter_bandpass, peak_frequency
+from rppg_lib.steps.reproduce_benefit_of_distraction.sample import RELEASE_FS, VIDEO_FPS
 from rppg_lib.training import ChunkDataset, build_model, preset, train
 from rppg_lib.validation import (
     as_array,

@@ -79,3 +79,23 @@ def load_json(run_dir: str | os.PathLike, stage: str, name: str) -> Any:
     """Read ``<stage>/<name>.json``."""
     path = artifact_path(run_dir, stage, f"{name}.json", must_exist=True)
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+STUDY_STAGE = "00_synthetic_data"
+
+
+PREPROCESS_STAGE = "01_preprocessing"
+
+
+ATTENTION_STAGE = "03_attention_masks"
+
+
+ESTIMATES_STAGE = "04_inverse_attention_noise"
+
+
+NETWORK_STAGE = "02_train_tscan"
+
+
+DENOISER_STAGE = "05_lstm_denoising"
+
+

@@ -144,7 +144,7 @@ def _convert_frame(frame: pd.DataFrame, where: str, nonfinite: list[str]) -> lis
     if frame.size > MAX_ARRAY_ELEMENTS:
         raise ValueError(
             f"record {where}: DataFrame of shape {frame.shape} has more than {MAX_ARRAY_ELEMENTS} "
-            "cells; save it with rppg_lib.report.save_table instead"
+            "cells; save it with rppg_lib.run.report.save_table instead"
         )
     # A meaningful index (anything but 0..n-1) is data: keep it as a column.
     if not frame.index.equals(pd.RangeIndex(len(frame))):

@@ -1,8 +1,14 @@
-"""Where the attention lands, measured on synthetic clips (the only data with exact skin masks).
+"""Notebook ``03_attention_masks``: the masks of every clip, and where the attention lands.
+
+``03_attention_masks`` writes one ``artifacts/03_attention_masks/<clip_id>.npz`` per clip
+(:func:`save_attention`: gate-1/gate-2 masks, the pulse derivative), read back by
+:func:`load_attention`. Where the attention lands is measured on synthetic clips (the only data
+with exact skin masks):
 
 * :func:`skin_on_grid`: a clip's exact skin masks as the network saw them, on a gate's grid.
 * :func:`oracle_attention`: the ground-truth skin as if it were the attention mask, to check the
   inverse-attention premise with a perfect mask.
+* :func:`attention_skin_fraction`: the share of gate-1 mass on skin, per clip;
 * :func:`released_skin_fraction`: the share of gate-1 mass on skin of open-rppg's released
   TS-CANs (trained on the real PURE and RLAP datasets) on the same crops: what fully trained,
   published networks do, as the yardstick for the masks of a network trained here.
@@ -12,6 +18,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -26,10 +34,22 @@ from rppg_lib.attention import (
     skin_on_mask_grid,
 )
 from rppg_lib.datasets import Clip, load_skin_masks
+from rppg_lib.steps import artifacts
+from rppg_lib.steps.artifacts import ATTENTION_STAGE
+from rppg_lib.steps.study import Study
 from rppg_lib.validation import check_choice
 from rppg_lib.windows import window_starts
 
-__all__ = ["skin_on_grid", "oracle_attention", "crops_at", "released_skin_fraction"]
+__all__ = [
+    "skin_on_grid",
+    "oracle_attention",
+    "crops_at",
+    "released_skin_fraction",
+    "ClipAttention",
+    "save_attention",
+    "load_attention",
+    "attention_skin_fraction",
+]
 
 
 def skin_on_grid(
@@ -137,3 +157,77 @@ def released_skin_fraction(
                          "fraction": share.fraction, "chance": share.chance_mean,
                          "lift": share.lift})
     return pd.DataFrame(rows)
+
+
+@dataclass
+class ClipAttention:
+    """What ``03_attention_masks`` keeps per clip: the attention ``masks`` and the network's
+    ``pulse_derivative`` (T,) per frame (standardised pulse derivative, at ``masks.fps`` Hz)."""
+
+    masks: AttentionMasks
+    pulse_derivative: np.ndarray
+
+    @property
+    def clip_id(self) -> str:
+        return self.masks.clip_id
+
+
+def save_attention(run_dir: str | os.PathLike, prediction: Any) -> Path:
+    """Write ``artifacts/03_attention_masks/<clip_id>.npz`` from a ClipPrediction made with
+    ``return_masks=True``: gate1 (T, M1, M1) and gate2 float16, fps, clip_id, img_size (the
+    :func:`rppg_lib.attention.save_masks` fields, so ``load_masks`` reads the file too) and
+    pulse_derivative (T,) float64."""
+    masks, derivative = prediction.masks, prediction.pulse_derivative
+    if masks is None or derivative is None:
+        raise ValueError(f"prediction of clip {prediction.clip_id!r} lacks masks or a pulse "
+                         "derivative; predict with return_masks=True and a pulse model")
+    if len(derivative) != masks.n_frames:
+        raise ValueError(f"clip {prediction.clip_id!r}: {len(derivative)} pulse samples for "
+                         f"{masks.n_frames} masks")
+    return artifacts.save_arrays(
+        run_dir, ATTENTION_STAGE, masks.clip_id, gate1=masks.gate1.astype(np.float16),
+        gate2=masks.gate2.astype(np.float16), fps=np.float64(masks.fps),
+        clip_id=np.str_(masks.clip_id), img_size=np.int64(masks.img_size),
+        pulse_derivative=np.asarray(derivative, dtype=np.float64),
+    )
+
+
+def load_attention(run_dir: str | os.PathLike, clip_id: str) -> ClipAttention:
+    """The masks and pulse derivative of ``clip_id`` written by :func:`save_attention`."""
+    data = artifacts.load_arrays(run_dir, ATTENTION_STAGE, clip_id)
+    masks = AttentionMasks(gate1=data["gate1"], gate2=data["gate2"], fps=float(data["fps"]),
+                           clip_id=str(data["clip_id"]), img_size=int(data["img_size"]))
+    return ClipAttention(masks, data["pulse_derivative"])
+
+
+def attention_skin_fraction(
+    masks: Mapping[str, AttentionMasks],
+    study: Study,
+    preprocessed: Mapping[str, Any],
+    *,
+    gate: str = "gate1",
+) -> pd.DataFrame:
+    """Share of each clip's attention-mask mass on skin against chance (synthetic data only).
+
+    The exact skin masks of each frame are cropped with the preprocessing boxes, resized to the
+    network input and put on the gate's grid (:func:`rppg_lib.attention.skin_fraction`). One row
+    per clip: clip_id, subject, scenario, split, fraction, chance, lift (fraction / chance).
+    """
+    if study.name != "synthetic":
+        raise ValueError(f"skin masks exist only for synthetic data, not {study.name!r}")
+    rows = []
+    for clip_id, mask in masks.items():
+        clip, pre = study.dataset[clip_id], preprocessed[clip_id]
+        share = skin_fraction(mask.gate(gate), skin_on_grid(clip, pre, gate, mask.img_size))
+        rows.append({"clip_id": clip_id, "subject": clip.subject, "scenario": clip.task,
+                     "split": study.split_of(clip_id), "fraction": share.fraction,
+                     "chance": share.chance_mean, "lift": share.lift})
+    if not rows:
+        raise ValueError("masks is empty: nothing to measure")
+    out = pd.DataFrame(rows)
+    if not np.all(np.isfinite(out["lift"])):
+        bad = out.loc[~np.isfinite(out["lift"]), "clip_id"].tolist()
+        raise ValueError(f"clips {bad} have no skin on the {gate} grid (chance 0)")
+    return out
+
+

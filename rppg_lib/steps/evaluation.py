@@ -5,7 +5,7 @@
 (:func:`evaluate_methods`), summarises per scenario (:func:`summarize_by_scenario`,
 :func:`bland_altman_table`) and states the paper's claims 1 and 2 as numbers and booleans
 (:func:`claims`). The per-clip glue of notebooks 04 and 05 (corruption estimates, claim 3, the
-denoised clips) is in :mod:`rppg_lib.noise_study`.
+denoised clips) is in :mod:`rppg_lib.steps.inverse_attention_noise`.
 
 Methods of one clip (labels for a network called ``network``, e.g. "TS-CAN"):
 
@@ -35,11 +35,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from rppg_lib.baselines import METHODS, spatial_rgb_means, unsupervised_pulse
-from rppg_lib.evaluation import evaluate_windows, summarize
+from rppg_lib.evaluation import evaluate_windows
 from rppg_lib.inverse_attention import BR_BAND, CorruptionEstimates
 from rppg_lib.metrics import bland_altman, standard_error
-from rppg_lib.noise_study import DENOISED_KEYS
 from rppg_lib.signals import integrate
+from rppg_lib.steps.lstm_denoising import DENOISED_KEYS
 from rppg_lib.validation import as_signal, check_choice, check_positive
 
 __all__ = [
@@ -54,7 +54,6 @@ __all__ = [
     "collect_signals",
     "MethodEvaluation",
     "evaluate_methods",
-    "summarize_by_scenario",
     "bland_altman_table",
     "claims",
 ]
@@ -168,8 +167,8 @@ def clip_signals(
 
     clip: the :class:`~rppg_lib.datasets.Clip` (ground truth; frames for the baselines);
     preprocessed: its PreprocessedClip (crop boxes); estimates: its CorruptionEstimates;
-    denoised: {"rgb_pulse": (T,), "pulse": (T,)} (:func:`rppg_lib.noise_study.load_denoised`;
-    either may be absent);
+    denoised: {"rgb_pulse": (T,), "pulse": (T,)}
+    (:func:`~rppg_lib.steps.lstm_denoising.load_denoised`; either may be absent);
     baselines: any of GREEN, CHROM, POS, ICA (empty: no frames are read); resp_derivative: (T,)
     the respiration output of an MTTS-CAN, used for the network's BR instead of its pulse.
     """
@@ -314,27 +313,6 @@ def evaluate_methods(
     return MethodEvaluation(hr, br, settings)
 
 
-def summarize_by_scenario(rows: pd.DataFrame, *, include_all: bool = True) -> pd.DataFrame:
-    """``evaluation.summarize`` of window rows per scenario and method (MAE, RMSE, MAPE, Pearson
-    r, SNR, WMAE, each with its standard error), methods in their order of appearance; with
-    ``include_all`` also over all scenarios together (scenario "all")."""
-    if not isinstance(rows, pd.DataFrame) or rows.empty:
-        raise ValueError("rows must be a non-empty DataFrame of evaluate_methods windows")
-    for col in ("scenario", "method"):
-        if col not in rows.columns:
-            raise ValueError(f"rows lack the column {col!r}")
-    order = list(dict.fromkeys(rows["method"]))
-    groups = [(s, g) for s, g in rows.groupby("scenario", sort=False)]
-    if include_all and len(groups) > 1:
-        groups.append(("all", rows))
-    tables = []
-    for scenario, group in groups:
-        table = summarize(group)
-        table["method"] = pd.Categorical(table["method"], categories=order, ordered=True)
-        table = table.sort_values("method").astype({"method": str})
-        table.insert(0, "scenario", scenario)
-        tables.append(table)
-    return pd.concat(tables, ignore_index=True)
 
 
 def bland_altman_table(rows: pd.DataFrame) -> pd.DataFrame:

@@ -1,52 +1,42 @@
-"""The per-clip glue of notebooks 04 and 05: corruption estimates of every clip, which region
-tracks the injected illumination, and the LSTM's training items and denoised clips.
+"""Notebook ``04_inverse_attention_noise``: corruption estimates of every clip, and which region
+tracks the injected illumination.
 
-Notebook ``04_inverse_attention_noise`` turns the attention masks of ``03_attention_masks`` into
-corruption estimates per clip (:func:`estimate_clips`, stored per clip with
-:func:`save_clip_estimates`) and checks, on clips whose injected illumination is known, that the
-inverse-attention region tracks it better than the attended region
-(:func:`region_correlation_table`, :func:`region_claim`, the paper's premise: claim 3).
-``05_lstm_denoising`` trains the LSTM on (estimates, ground-truth waveform) pairs
-(:func:`denoiser_items`) and stores the denoised test clips (:func:`denoise_clips`,
-:func:`save_denoised`), which ``06_evaluation`` reads back (:func:`load_denoised`).
+It turns the attention masks of ``03_attention_masks`` into corruption estimates per clip
+(:func:`estimate_clips`, stored per clip with :func:`save_clip_estimates`) and checks, on clips
+whose injected illumination is known, that the inverse-attention region tracks it better than the
+attended region (:func:`region_correlation_table`, :func:`region_claim`, the paper's premise:
+claim 3).
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from rppg_lib import artifacts
-from rppg_lib.denoiser import denoise, evaluate_denoiser, region_correlations
+from rppg_lib.denoiser import region_correlations
 from rppg_lib.inverse_attention import (
     CHANNELS,
-    HR_BAND,
     CorruptionEstimates,
-    condition_signal,
     corruption_estimates,
     load_estimates,
     normalize_masks,
     save_estimates,
 )
 from rppg_lib.metrics import standard_error
-from rppg_lib.report.figures import style_context
+from rppg_lib.run.report.figures import style_context
+from rppg_lib.steps import artifacts
+from rppg_lib.steps.artifacts import ESTIMATES_STAGE, NETWORK_STAGE
 from rppg_lib.training import load_checkpoint
-from rppg_lib.validation import as_signal, check_positive, check_positive_int
+from rppg_lib.validation import check_positive, check_positive_int
 
 __all__ = [
-    "ESTIMATES_STAGE",
-    "DENOISER_STAGE",
-    "DENOISED_KEYS",
     "NETWORK_LABELS",
     "trained_network",
     "save_clip_estimates",
@@ -57,20 +47,8 @@ __all__ = [
     "MASK_VARIANTS",
     "region_claim_variants",
     "plot_inverse_masks",
-    "denoiser_items",
-    "with_injected_light",
-    "evaluate_denoisers",
-    "save_denoised",
-    "load_denoised",
-    "denoise_clips",
-    "torch_threads",
 ]
 
-ESTIMATES_STAGE = "04_inverse_attention_noise"
-DENOISER_STAGE = "05_lstm_denoising"
-# Artifact key of each denoised signal -> the denoiser's channel option.
-DENOISED_KEYS: dict[str, str] = {"rgb_pulse": "rgb+pulse", "pulse": "pulse"}
-NETWORK_STAGE = "02_train_tscan"
 # TrainConfig.model -> the name used in tables and figures.
 NETWORK_LABELS: dict[str, str] = {
     "tscan": "TS-CAN", "can": "CAN", "mttscan": "MTTS-CAN", "custom": "network",
@@ -112,7 +90,7 @@ def estimate_clips(
     """Corruption estimates of every clip: {clip_id: CorruptionEstimates}.
 
     attention: {clip_id: object with ``masks`` (AttentionMasks, gate-1 used) and
-    ``pulse_derivative`` (T,)} (``rppg_lib.study.load_attention``); preprocessed: {clip_id:
+    ``pulse_derivative`` (T,)} (``rppg_lib.steps.study.load_attention``); preprocessed: {clip_id:
     PreprocessedClip}, whose ``mask_frames`` are the network's crop on the mask grid. fs is each
     clip's own frame rate (``preprocessed[clip_id].fps``; the release assumed 30 Hz).
     options: passed to :func:`rppg_lib.inverse_attention.corruption_estimates` (kind,
@@ -147,8 +125,8 @@ def region_correlation_table(
 
     clips: Clips whose ``extra["illumination"]`` (T, 3) holds the injected R, G, B gain
     (synthetic clips); attention: {clip_id: ClipAttention or AttentionMasks} (e.g. the
-    ground-truth skin of :func:`rppg_lib.skin_attention.oracle_attention`); preprocessed: as for
-    :func:`estimate_clips`. Each clip goes
+    ground-truth skin of :func:`~rppg_lib.steps.attention_masks.oracle_attention`);
+    preprocessed: as for :func:`estimate_clips`. Each clip goes
     through :func:`rppg_lib.denoiser.region_correlations` (|Pearson r| after both signals are
     conditioned alike, HR band by default) with ``options`` (band, kind, threshold, mode, lam,
     order). Returns rows clip_id, subject, scenario, channel, r_inverse, r_attention.
@@ -297,150 +275,16 @@ def plot_inverse_masks(
 # --- 05: LSTM training items and the denoised clips --------------------------------------------
 
 
-def denoiser_items(
-    estimates: Mapping[str, CorruptionEstimates],
-    clips: Sequence[Any],
-) -> list[tuple[CorruptionEstimates, np.ndarray]]:
-    """(estimates, ground-truth BVP at the frame times) pairs of ``clips``, in their order: the
-    items of :func:`rppg_lib.denoiser.train_denoiser`. KeyError names clips without estimates."""
-    missing = [c.clip_id for c in clips if c.clip_id not in estimates]
-    if missing:
-        raise KeyError(f"clips {missing} have no corruption estimates (run notebook 04)")
-    items = []
-    for clip in clips:
-        est, bvp = estimates[clip.clip_id], clip.bvp_at_frames()
-        if len(bvp) != len(est.pulse_conditioned):
-            raise ValueError(
-                f"clip {clip.clip_id}: {len(bvp)} ground-truth samples for "
-                f"{len(est.pulse_conditioned)} estimated frames"
-            )
-        items.append((est, bvp))
-    if not items:
-        raise ValueError("clips is empty: no training items")
-    return items
 
 
-def with_injected_light(
-    estimates: Mapping[str, CorruptionEstimates], clips: Sequence[Any]
-) -> dict[str, CorruptionEstimates]:
-    """{clip_id: estimates} of ``clips`` whose R, G, B corruption estimates are replaced by the
-    injected illumination gain (synthetic ground truth, ``clip.extra["illumination"]`` (T, 3)),
-    conditioned by the same chain (each estimate's lam, band and order): a perfect corruption
-    estimate. An LSTM trained on these bounds what any estimate, inverse attention included, can
-    give it. The pulse inputs are unchanged."""
-    out = {}
-    for clip in clips:
-        if clip.clip_id not in estimates:
-            raise KeyError(f"clip {clip.clip_id} has no corruption estimates (run notebook 04)")
-        est = estimates[clip.clip_id]
-        light = clip.extra.get("illumination") if isinstance(clip.extra, dict) else None
-        if light is None:
-            raise ValueError(f"clip {clip.clip_id} carries no injected illumination "
-                             "(extra['illumination']; only synthetic clips have it)")
-        light = np.asarray(light, dtype=np.float64)
-        if light.shape != est.conditioned.shape:
-            raise ValueError(f"clip {clip.clip_id}: injected illumination of shape {light.shape} "
-                             f"for estimates of shape {est.conditioned.shape}")
-        params = est.params
-        conditioned = condition_signal(
-            light, est.fs, lam=params.get("lam", 50.0), band=params.get("band", HR_BAND),
-            order=params.get("order", 1), name=f"injected illumination of {clip.clip_id}",
-        )
-        out[clip.clip_id] = dataclasses.replace(
-            est, raw=light, conditioned=conditioned,
-            params={**params, "corruption_source": "injected illumination"},
-        )
-    return out
 
 
-def evaluate_denoisers(
-    runs: Mapping[str, tuple[torch.nn.Module, Mapping[str, CorruptionEstimates]]],
-    clips: Sequence[Any],
-    *,
-    window_s: float = 10.0,
-) -> pd.DataFrame:
-    """Heart-rate window rows of several denoisers on the same ``clips``.
-
-    runs: {label: (LSTM, {clip_id: estimates it reads})}; each LSTM denoises every clip of
-    ``clips`` from its own estimates (:func:`rppg_lib.denoiser.evaluate_denoiser`, windows of
-    ``window_s`` s). The network's own pulse (the same in every set of estimates) is evaluated
-    once, from the first run. Returns the rows with columns method, clip and scenario (the clip's
-    task), ready for :func:`rppg_lib.comparison.summarize_by_scenario`.
-    """
-    if not runs:
-        raise ValueError("runs is empty: no denoiser to evaluate")
-    clips = list(clips)
-    names = [c.clip_id for c in clips]
-    tables = []
-    for i, (label, (model, estimates)) in enumerate(runs.items()):
-        tables.append(evaluate_denoiser(model, denoiser_items(estimates, clips), window_s=window_s,
-                                        label=label, include_network=i == 0, names=names))
-    rows = pd.concat(tables, ignore_index=True)
-    task = {c.clip_id: c.task for c in clips}
-    return rows.assign(scenario=rows["clip"].map(task))
 
 
-def save_denoised(
-    run_dir: str | os.PathLike, clip_id: str, denoised: Mapping[str, np.ndarray]
-) -> Path:
-    """Write ``artifacts/05_lstm_denoising/denoised/<clip_id>.npz`` with the denoised pulses
-    (T,) of one clip under the keys of :data:`DENOISED_KEYS` ("rgb_pulse", "pulse")."""
-    unknown = sorted(set(denoised) - set(DENOISED_KEYS))
-    if unknown or not denoised:
-        raise ValueError(f"denoised keys must be among {sorted(DENOISED_KEYS)}, got "
-                         f"{sorted(denoised)}")
-    arrays = {k: as_signal(v, f"denoised[{k!r}]") for k, v in denoised.items()}
-    if len({a.size for a in arrays.values()}) != 1:
-        raise ValueError(f"denoised signals of clip {clip_id} differ in length: "
-                         f"{ {k: a.size for k, a in arrays.items()} }")
-    return artifacts.save_arrays(run_dir, DENOISER_STAGE, f"denoised/{clip_id}", **arrays)
 
 
-def load_denoised(run_dir: str | os.PathLike, clip_id: str) -> dict[str, np.ndarray]:
-    """The denoised pulses of ``clip_id`` written by :func:`save_denoised`."""
-    return artifacts.load_arrays(run_dir, DENOISER_STAGE, f"denoised/{clip_id}")
 
 
-def denoise_clips(
-    models: Mapping[str, Any],
-    estimates: Mapping[str, CorruptionEstimates],
-    clip_ids: Sequence[str],
-    *,
-    run_dir: str | os.PathLike | None = None,
-    progress: bool = True,
-) -> dict[str, dict[str, np.ndarray]]:
-    """{clip_id: {key: denoised pulse (T,) at the clip's frame times}} for each clip in
-    ``clip_ids`` and each trained LSTM in ``models`` ({"rgb_pulse": model, "pulse": model}, keys
-    of :data:`DENOISED_KEYS`; :func:`rppg_lib.denoiser.denoise` with overlap-add stitching).
-    With ``run_dir``, each clip is also saved (:func:`save_denoised`)."""
-    unknown = sorted(set(models) - set(DENOISED_KEYS))
-    if unknown or not models:
-        raise ValueError(f"models keys must be among {sorted(DENOISED_KEYS)}, got {sorted(models)}")
-    missing = [i for i in clip_ids if i not in estimates]
-    if missing:
-        raise KeyError(f"clips {missing} have no corruption estimates (run notebook 04)")
-    out = {}
-    for clip_id in tqdm(list(clip_ids), desc="denoise", unit="clip", disable=not progress):
-        out[clip_id] = {
-            key: denoise(model, estimates[clip_id], channels=DENOISED_KEYS[key])
-            for key, model in models.items()
-        }
-        if run_dir is not None:
-            save_denoised(run_dir, clip_id, out[clip_id])
-    return out
 
 
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the ``with`` block with ``n`` intra-op CPU threads (``torch.set_num_threads``); the
-    previous number is restored afterwards. The LSTM's matrices are small: on a 2-core machine one
-    training step of the 64-unit LSTM on 8 windows took 5 ms on one thread and 9 ms on two (and
-    five times longer on two while other processes competed for the cores)."""
-    n = check_positive_int(n, "n")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 

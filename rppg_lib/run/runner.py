@@ -2,7 +2,7 @@
 
 ``run("params/default.yaml", "reports/default")`` (or ``rppg run --params ... --out ...``):
 
-1. reads the params file (see :mod:`rppg_lib.run_params`), checks that every listed notebook
+1. reads the params file (see :mod:`rppg_lib.run.params`), checks that every listed notebook
    exists in the notebooks folder and declares ``run_dir``, and that every parameter given is
    declared by some notebook: all before anything runs or any folder is touched;
 2. prepares the report folder (see :func:`prepare_out_dir` for what happens to an old report);
@@ -10,7 +10,7 @@
    parameters it declares, ``run_dir`` = the absolute report folder included. Notebooks write
    artifacts to ``run_dir/artifacts/<stem>/`` and read their predecessors' from there, so any
    notebook can also be run alone given ``run_dir``. Kernels get ``RPPG_RUN_DIR`` = the report
-   folder (so :func:`rppg_lib.record.record` finds it), ``PYTHONHASHSEED=0`` unless already
+   folder (so :func:`rppg_lib.run.record.record` finds it), ``PYTHONHASHSEED=0`` unless already
    set (same set/str-hash order every run), and the notebooks folder as working directory, as in
    JupyterLab and nbval, so relative paths mean the same thing everywhere;
 4. stops at the first failing notebook (:class:`RunError` names the notebook, the cell and the
@@ -33,7 +33,8 @@ from tqdm.auto import tqdm
 from traitlets.config import Config
 
 from rppg_lib.atomic import atomic_write_json
-from rppg_lib.provenance import (
+from rppg_lib.run.params import declared_parameters, load_params, resolve_parameters
+from rppg_lib.run.provenance import (
     Stopwatch,
     collect_seeds,
     git_info,
@@ -42,9 +43,8 @@ from rppg_lib.provenance import (
     sha256_file,
     utc_timestamp,
 )
-from rppg_lib.record import RUN_DIR_ENV, load_metrics
-from rppg_lib.report.html import MANIFEST_FILE, build_index
-from rppg_lib.run_params import declared_parameters, load_params, resolve_parameters
+from rppg_lib.run.record import RUN_DIR_ENV, load_metrics
+from rppg_lib.run.report.html import MANIFEST_FILE, build_index
 
 __all__ = ["RunError", "RunResult", "run", "prepare_out_dir", "default_notebooks_dir"]
 

@@ -1,6 +1,6 @@
 """Parity with the release: its inverse-attention arithmetic, its HR LSTM, its ``print_result.m``.
 
-Everything takes arrays (a :class:`~rppg_lib.reproduction.sample.BodSample` where the release's
+Everything takes arrays (a :class:`.sample.BodSample` where the release's
 own files are compared), so that it also runs on synthetic inputs.
 """
 
@@ -25,7 +25,8 @@ from rppg_lib.inverse_attention import (
     inverse_masks,
     masked_channel_means,
 )
-from rppg_lib.reproduction.sample import (
+from rppg_lib.signals import integrate
+from rppg_lib.steps.reproduce_benefit_of_distraction.sample import (
     GT_HR_FS,
     HOP,
     RELEASE_FS,
@@ -33,7 +34,6 @@ from rppg_lib.reproduction.sample import (
     BodSample,
     trailing_empty_frames,
 )
-from rppg_lib.signals import integrate
 from rppg_lib.validation import as_array, as_signal, check_choice, check_positive_int
 from rppg_lib.weights import load_keras_lstm
 from rppg_lib.windows import stitch_windows
@@ -155,7 +155,7 @@ def single_thread() -> Iterator[None]:
 
     The LSTMs here are small (33 windows of 60 steps): threads only add synchronisation, and on
     a machine shared with other work they wait for each other (measured on 2 busy cores: the
-    zero-target training of :func:`~rppg_lib.reproduction.bugs.zero_target_effect` took 98 s
+    zero-target training of :func:`.bugs.zero_target_effect` took 98 s
     with 2 threads, 6 s with 1).
     """
     previous = torch.get_num_threads()

@@ -18,7 +18,7 @@ suite's library and compares:
 Units: rates in Hz, HR in bpm, SNR in dB with the convention named in every table.
 """
 
-from rppg_lib.reproduction.bugs import (
+from rppg_lib.steps.reproduce_benefit_of_distraction.bugs import (
     BUG_CATALOGUE,
     BugEffect,
     blue_channel_effect,
@@ -34,7 +34,7 @@ from rppg_lib.reproduction.bugs import (
     zero_padding_effect,
     zero_target_effect,
 )
-from rppg_lib.reproduction.parity import (
+from rppg_lib.steps.reproduce_benefit_of_distraction.parity import (
     GT_HR_REFERENCE,
     PRINT_RESULT_REFERENCE,
     InverseAttentionParity,
@@ -50,8 +50,11 @@ from rppg_lib.reproduction.parity import (
     stitch_for_protocol,
     waveform_correlations,
 )
-from rppg_lib.reproduction.plots import plot_attention_and_inverse, plot_release_bugs
-from rppg_lib.reproduction.sample import (
+from rppg_lib.steps.reproduce_benefit_of_distraction.plots import (
+    plot_attention_and_inverse,
+    plot_release_bugs,
+)
+from rppg_lib.steps.reproduce_benefit_of_distraction.sample import (
     GT_HR_FS,
     HOP,
     REFERENCE_FILES,

@@ -4,7 +4,7 @@ The style targets a single journal column (3.5 in wide), with 8-10 pt DejaVu San
 matplotlib, so every machine renders the same glyphs), TrueType fonts embedded in PDF (text stays
 editable), no top/right spines and the Okabe-Ito colour-blind-safe palette.
 
-:func:`save_figure` writes PDF, SVG and PNG without time stamps and with a fixed SVG id salt, so
+:func:`write_figure` writes PDF, SVG and PNG without time stamps and with a fixed SVG id salt, so
 that the same figure saved twice (or by two runs) gives byte-identical files.
 """
 
@@ -20,9 +20,9 @@ from cycler import cycler
 from matplotlib.figure import Figure
 
 from rppg_lib.atomic import atomic_write_with
-from rppg_lib.report._paths import check_name, output_folder
+from rppg_lib.validation import check_file_stem
 
-__all__ = ["COLORS", "STYLE", "FORMATS", "use_style", "style_context", "save_figure"]
+__all__ = ["COLORS", "STYLE", "FORMATS", "use_style", "style_context", "write_figure"]
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with all common colour-vision
 # deficiencies. Blue and vermillion first: the two most common series (e.g. estimate vs truth).
@@ -96,34 +96,33 @@ def style_context() -> Iterator[None]:
         yield
 
 
-def save_figure(
+def write_figure(
     fig: Figure,
+    folder: str | os.PathLike,
     name: str,
-    run_dir: str | os.PathLike | None = None,
     *,
     formats: Iterable[str] = FORMATS,
     dpi: float = 300,
 ) -> dict[str, Path]:
-    """Write ``fig`` to ``<run_dir>/figures/<name>.<fmt>`` for each format; returns the paths.
+    """Write ``fig`` to ``<folder>/<name>.<fmt>`` for each format; returns the paths.
 
     ``formats`` is any of ``"pdf"``, ``"svg"``, ``"png"``; ``dpi`` sets the PNG resolution (dots
     per inch). Files are written atomically, without time stamps, with a tight bounding box.
     """
     if not isinstance(fig, Figure):
         raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
-    check_name(name, "figure")
+    check_file_stem(name, "figure")
     formats = tuple(formats)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise ValueError(f"formats must be a non-empty subset of {FORMATS}, got {formats}")
     if not dpi > 0:
         raise ValueError(f"dpi must be positive, got {dpi!r}")
-    folder = output_folder(run_dir, "figures")
     paths: dict[str, Path] = {}
     # The salt makes SVG clip-path ids depend on content only (default: a random uuid per save).
     with mpl.rc_context({"svg.hashsalt": SVG_HASHSALT}):
         for fmt in formats:
-            path = folder / f"{name}.{fmt}"
+            path = Path(folder) / f"{name}.{fmt}"
             atomic_write_with(
                 path,
                 lambda handle, fmt=fmt: fig.savefig(

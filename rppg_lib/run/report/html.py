@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from rppg_lib.atomic import atomic_write_text
-from rppg_lib.record import METRICS_FILE, load_metrics, resolve_run_dir
+from rppg_lib.run.record import METRICS_FILE, load_metrics, resolve_run_dir
 
 __all__ = ["build_index", "INDEX_FILE", "MANIFEST_FILE"]
 

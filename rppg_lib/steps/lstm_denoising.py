@@ -1,0 +1,196 @@
+"""Notebook ``05_lstm_denoising``: the LSTM's training items and the denoised clips.
+
+The LSTM trains on (corruption estimates, ground-truth waveform) pairs (:func:`denoiser_items`);
+the denoised test clips are stored per clip (:func:`denoise_clips`, :func:`save_denoised`) and
+``06_evaluation`` reads them back (:func:`load_denoised`). :func:`with_injected_light` gives the
+LSTM the exact injected light instead of the estimates: the bound any estimate can reach.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from rppg_lib.denoiser import denoise, evaluate_denoiser
+from rppg_lib.inverse_attention import (
+    HR_BAND,
+    CorruptionEstimates,
+    condition_signal,
+)
+from rppg_lib.steps import artifacts
+from rppg_lib.steps.artifacts import DENOISER_STAGE
+from rppg_lib.validation import as_signal, check_positive_int
+
+__all__ = [
+    "DENOISED_KEYS",
+    "denoiser_items",
+    "with_injected_light",
+    "evaluate_denoisers",
+    "save_denoised",
+    "load_denoised",
+    "denoise_clips",
+    "torch_threads",
+]
+
+
+# Artifact key of each denoised signal -> the denoiser's channel option.
+DENOISED_KEYS: dict[str, str] = {"rgb_pulse": "rgb+pulse", "pulse": "pulse"}
+
+
+def denoiser_items(
+    estimates: Mapping[str, CorruptionEstimates],
+    clips: Sequence[Any],
+) -> list[tuple[CorruptionEstimates, np.ndarray]]:
+    """(estimates, ground-truth BVP at the frame times) pairs of ``clips``, in their order: the
+    items of :func:`rppg_lib.denoiser.train_denoiser`. KeyError names clips without estimates."""
+    missing = [c.clip_id for c in clips if c.clip_id not in estimates]
+    if missing:
+        raise KeyError(f"clips {missing} have no corruption estimates (run notebook 04)")
+    items = []
+    for clip in clips:
+        est, bvp = estimates[clip.clip_id], clip.bvp_at_frames()
+        if len(bvp) != len(est.pulse_conditioned):
+            raise ValueError(
+                f"clip {clip.clip_id}: {len(bvp)} ground-truth samples for "
+                f"{len(est.pulse_conditioned)} estimated frames"
+            )
+        items.append((est, bvp))
+    if not items:
+        raise ValueError("clips is empty: no training items")
+    return items
+
+
+def with_injected_light(
+    estimates: Mapping[str, CorruptionEstimates], clips: Sequence[Any]
+) -> dict[str, CorruptionEstimates]:
+    """{clip_id: estimates} of ``clips`` whose R, G, B corruption estimates are replaced by the
+    injected illumination gain (synthetic ground truth, ``clip.extra["illumination"]`` (T, 3)),
+    conditioned by the same chain (each estimate's lam, band and order): a perfect corruption
+    estimate. An LSTM trained on these bounds what any estimate, inverse attention included, can
+    give it. The pulse inputs are unchanged."""
+    out = {}
+    for clip in clips:
+        if clip.clip_id not in estimates:
+            raise KeyError(f"clip {clip.clip_id} has no corruption estimates (run notebook 04)")
+        est = estimates[clip.clip_id]
+        light = clip.extra.get("illumination") if isinstance(clip.extra, dict) else None
+        if light is None:
+            raise ValueError(f"clip {clip.clip_id} carries no injected illumination "
+                             "(extra['illumination']; only synthetic clips have it)")
+        light = np.asarray(light, dtype=np.float64)
+        if light.shape != est.conditioned.shape:
+            raise ValueError(f"clip {clip.clip_id}: injected illumination of shape {light.shape} "
+                             f"for estimates of shape {est.conditioned.shape}")
+        params = est.params
+        conditioned = condition_signal(
+            light, est.fs, lam=params.get("lam", 50.0), band=params.get("band", HR_BAND),
+            order=params.get("order", 1), name=f"injected illumination of {clip.clip_id}",
+        )
+        out[clip.clip_id] = dataclasses.replace(
+            est, raw=light, conditioned=conditioned,
+            params={**params, "corruption_source": "injected illumination"},
+        )
+    return out
+
+
+def evaluate_denoisers(
+    runs: Mapping[str, tuple[torch.nn.Module, Mapping[str, CorruptionEstimates]]],
+    clips: Sequence[Any],
+    *,
+    window_s: float = 10.0,
+) -> pd.DataFrame:
+    """Heart-rate window rows of several denoisers on the same ``clips``.
+
+    runs: {label: (LSTM, {clip_id: estimates it reads})}; each LSTM denoises every clip of
+    ``clips`` from its own estimates (:func:`rppg_lib.denoiser.evaluate_denoiser`, windows of
+    ``window_s`` s). The network's own pulse (the same in every set of estimates) is evaluated
+    once, from the first run. Returns the rows with columns method, clip and scenario (the clip's
+    task), ready for :func:`rppg_lib.steps.evaluation.summarize_by_scenario`.
+    """
+    if not runs:
+        raise ValueError("runs is empty: no denoiser to evaluate")
+    clips = list(clips)
+    names = [c.clip_id for c in clips]
+    tables = []
+    for i, (label, (model, estimates)) in enumerate(runs.items()):
+        tables.append(evaluate_denoiser(model, denoiser_items(estimates, clips), window_s=window_s,
+                                        label=label, include_network=i == 0, names=names))
+    rows = pd.concat(tables, ignore_index=True)
+    task = {c.clip_id: c.task for c in clips}
+    return rows.assign(scenario=rows["clip"].map(task))
+
+
+def save_denoised(
+    run_dir: str | os.PathLike, clip_id: str, denoised: Mapping[str, np.ndarray]
+) -> Path:
+    """Write ``artifacts/05_lstm_denoising/denoised/<clip_id>.npz`` with the denoised pulses
+    (T,) of one clip under the keys of :data:`DENOISED_KEYS` ("rgb_pulse", "pulse")."""
+    unknown = sorted(set(denoised) - set(DENOISED_KEYS))
+    if unknown or not denoised:
+        raise ValueError(f"denoised keys must be among {sorted(DENOISED_KEYS)}, got "
+                         f"{sorted(denoised)}")
+    arrays = {k: as_signal(v, f"denoised[{k!r}]") for k, v in denoised.items()}
+    if len({a.size for a in arrays.values()}) != 1:
+        raise ValueError(f"denoised signals of clip {clip_id} differ in length: "
+                         f"{ {k: a.size for k, a in arrays.items()} }")
+    return artifacts.save_arrays(run_dir, DENOISER_STAGE, f"denoised/{clip_id}", **arrays)
+
+
+def load_denoised(run_dir: str | os.PathLike, clip_id: str) -> dict[str, np.ndarray]:
+    """The denoised pulses of ``clip_id`` written by :func:`save_denoised`."""
+    return artifacts.load_arrays(run_dir, DENOISER_STAGE, f"denoised/{clip_id}")
+
+
+def denoise_clips(
+    models: Mapping[str, Any],
+    estimates: Mapping[str, CorruptionEstimates],
+    clip_ids: Sequence[str],
+    *,
+    run_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> dict[str, dict[str, np.ndarray]]:
+    """{clip_id: {key: denoised pulse (T,) at the clip's frame times}} for each clip in
+    ``clip_ids`` and each trained LSTM in ``models`` ({"rgb_pulse": model, "pulse": model}, keys
+    of :data:`DENOISED_KEYS`; :func:`rppg_lib.denoiser.denoise` with overlap-add stitching).
+    With ``run_dir``, each clip is also saved (:func:`save_denoised`)."""
+    unknown = sorted(set(models) - set(DENOISED_KEYS))
+    if unknown or not models:
+        raise ValueError(f"models keys must be among {sorted(DENOISED_KEYS)}, got {sorted(models)}")
+    missing = [i for i in clip_ids if i not in estimates]
+    if missing:
+        raise KeyError(f"clips {missing} have no corruption estimates (run notebook 04)")
+    out = {}
+    for clip_id in tqdm(list(clip_ids), desc="denoise", unit="clip", disable=not progress):
+        out[clip_id] = {
+            key: denoise(model, estimates[clip_id], channels=DENOISED_KEYS[key])
+            for key, model in models.items()
+        }
+        if run_dir is not None:
+            save_denoised(run_dir, clip_id, out[clip_id])
+    return out
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the ``with`` block with ``n`` intra-op CPU threads (``torch.set_num_threads``); the
+    previous number is restored afterwards. The LSTM's matrices are small: on a 2-core machine one
+    training step of the 64-unit LSTM on 8 windows took 5 ms on one thread and 9 ms on two (and
+    five times longer on two while other processes competed for the cores)."""
+    n = check_positive_int(n, "n")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
