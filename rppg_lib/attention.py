@@ -1,7 +1,8 @@
 """Attention masks of the convolutional attention networks: storage, a skin metric, figures.
 
-The masks are the gate sigmoid outputs *before* normalisation (DESIGN 3.2): ``gate1`` (T, M1, M1)
-with M1 = S − 2 (34 at S = 36), one per frame, and ``gate2`` (T, M2, M2) (15 at 36). They are
+The masks are the gate sigmoid outputs *before* normalisation (notebook 03_attention_masks):
+``gate1`` (T, M1, M1) with M1 = S − 2 (34 at S = 36), one per frame, and ``gate2`` (T, M2, M2)
+(15 at 36). They are
 obtained with :func:`rppg_lib.inference.predict_clip` (``return_masks=True``).
 
 Geometry: gate-1 cell (i, j) is computed from the 3x3 neighbourhood of input pixel (i + 1, j + 1)

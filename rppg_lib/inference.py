@@ -30,8 +30,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from rppg_lib import weights as released
 from rppg_lib.attention import AttentionMasks
 from rppg_lib.signals import bandpass, breathing_rate, detrend, heart_rate, heart_rate_series
+from rppg_lib.training.build import model_from_checkpoint
+from rppg_lib.training.checkpoint import CHECKPOINT_FORMAT
 from rppg_lib.training.data import ClipFrames
 from rppg_lib.training.distributed import resolve_device
 from rppg_lib.validation import check_positive, check_positive_int
@@ -337,8 +340,8 @@ class LoadedModel:
     model (eval mode, CPU); kind: "checkpoint" (this suite's training), "toolbox" (rPPG-Toolbox
     .pth), "open_rppg" (open-rppg TS-CAN) or "keras_can" (Benefit-of-Distraction breathing CAN);
     outputs: the meaning of its output columns; img_size: input size S; frame_depth: temporal
-    shift segment (None: no shift); inputs: "standard" (DESIGN 3.1 motion/appearance) or
-    "open_rppg" (:func:`rppg_lib.weights.open_rppg_inputs`); source: the file.
+    shift segment (None: no shift); inputs: "standard" (motion/appearance of notebook
+    01_preprocessing) or "open_rppg" (:func:`rppg_lib.weights.open_rppg_inputs`); source: the file.
     """
 
     model: nn.Module
@@ -359,9 +362,6 @@ def load_model(weights: str | Path, *, frame_depth: int | None = None) -> Loaded
     * ``*.weights.h5`` or an ``open_rppg-*.whl`` wheel: open-rppg's TS-CAN (PURE weights);
     * other ``.h5``: the Benefit-of-Distraction Keras CAN (a breathing model: output "resp").
     """
-    from rppg_lib import weights as released
-    from rppg_lib.training.build import model_from_checkpoint
-    from rppg_lib.training.checkpoint import CHECKPOINT_FORMAT
 
     path = Path(weights)
     if not path.is_file():
@@ -398,15 +398,3 @@ def load_model(weights: str | Path, *, frame_depth: int | None = None) -> Loaded
         ".weights.h5 or .whl, or a Keras .h5"
     )
 
-
-_VIDEO_NAMES = ("infer_video", "register_infer_command", "NoFaceError", "VideoInference")
-
-
-def __getattr__(name: str):
-    # video inference lives in rppg_lib.video_inference (which imports this module); reachable
-    # from here as the architecture's module map lists it under inference
-    if name in _VIDEO_NAMES:
-        from rppg_lib import video_inference
-
-        return getattr(video_inference, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

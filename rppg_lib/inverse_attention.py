@@ -41,8 +41,9 @@ Deviations from the release
   Compatibility: ``integration_dtype=np.float32``.
 - **Resizing to the mask grid.** The release used MATLAB ``imresize`` (bicubic, antialiased) on
   the frame. ``frames_to_mask_grid`` defaults to OpenCV area interpolation, the same as the crop
-  the network saw (DESIGN 3.1); ``"bicubic"`` is OpenCV's bicubic, which does not antialias. Neither
-  is bit-identical to ``imresize``; the parity tests start from the release's masked frames.
+  the network saw (notebook 01_preprocessing); ``"bicubic"`` is OpenCV's bicubic, which does not
+  antialias. Neither is bit-identical to ``imresize``; the parity tests start from the release's
+  masked frames.
 - **Options beyond the release** (defaults are the release's): continuous inverse masks
   (``kind="continuous"``), and the mean over inverse pixels only (``mode="inverse_pixels"``), which
   does not shrink when the inverse region does.
@@ -92,7 +93,7 @@ CHANNELS: tuple[str, str, str] = ("red", "green", "blue")
 MASK_KINDS = ("binary", "continuous")
 MEAN_MODES = ("all_pixels", "inverse_pixels")
 _INTERPOLATIONS = {"area": cv2.INTER_AREA, "bicubic": cv2.INTER_CUBIC}
-_MIN_INTENSITY = 1.0 / 255.0  # frames are clipped to [1/255, 1] (DESIGN 3.1)
+_MIN_INTENSITY = 1.0 / 255.0  # frames are clipped to [1/255, 1] (notebook 01_preprocessing)
 
 
 def _frame_list(indices: np.ndarray, limit: int = 10) -> str:

@@ -193,15 +193,3 @@ def bland_altman(estimate: np.ndarray, reference: np.ndarray) -> BlandAltman:
     sd = float(diff.std(ddof=1))
     return BlandAltman(bias, sd, bias - 1.96 * sd, bias + 1.96 * sd, est.size)
 
-
-_EVALUATION_NAMES = ("prepare_waveform", "evaluate_windows", "evaluate_video", "summarize")
-
-
-def __getattr__(name: str):
-    # The protocols live in rppg_lib.evaluation (which imports this module); they are reachable
-    # from here too, as the architecture's module map lists them under metrics.
-    if name in _EVALUATION_NAMES:
-        from rppg_lib import evaluation
-
-        return getattr(evaluation, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,6 +39,7 @@ import numpy as np
 import yaml
 
 from rppg_lib.training import ChunkDataset, TrainConfig, TrainResult, build_model, train
+from rppg_lib.training_sources import dataset_training_data
 
 __all__ = ["main", "run_from_yaml", "arrays_datasets"]
 
@@ -103,7 +104,6 @@ def run_from_yaml(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     if kind == "arrays":
         train_set, val_set = arrays_datasets(data, config, base)
     elif kind == "dataset":
-        from rppg_lib.training.sources import dataset_training_data
 
         train_set, val_set, validate = dataset_training_data(data, config, base)
     else:

@@ -1,6 +1,6 @@
 """Parity with the Benefit-of-Distraction release's ``print_result.m`` (run unchanged in Octave).
 
-The reference numbers (DESIGN.md §3.5) come from the released MMSE-HR sample: one 30 s window,
+The reference numbers come from the released MMSE-HR sample: one 30 s window,
 ground-truth HR 94.19 bpm, SNR in the release's 20·log10 convention, all printed to 2 decimals.
 The release stitched the LSTM windows (60 samples, hop 30) into zeros of the ground truth's
 length, each window over the previous one's second half, and never wrote the last window; the

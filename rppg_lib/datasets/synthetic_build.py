@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .. import __version__
+from .. import __version__, synthetic
 from ..atomic import atomic_write_json, atomic_write_text, atomic_write_with
+from ..synthetic import SCENARIOS, generate
 from ..validation import check_fs, check_positive, check_positive_int
 from ..video_io import iter_video, write_image_folder, write_video
 from .collection import Dataset
@@ -55,8 +56,6 @@ def generator_digest() -> str:
 
     Part of every clip's parameters: editing the generator regenerates the cached clips.
     """
-    from .. import synthetic
-
     folder = Path(synthetic.__file__).parent
     digest = hashlib.sha256()
     for path in sorted(folder.glob("*.py")):
@@ -108,8 +107,6 @@ def _write_frames(folder: Path, frames: np.ndarray, fps: float, video_format: st
 
 
 def _write_clip(root: Path, clip_id: str, subject: str, params: dict, video_format: str) -> None:
-    from ..synthetic import generate
-
     overrides = params["overrides"]
     clip = generate(params["scenario"], params["seconds"], params["fps"], params["size"],
                     params["seed"], **overrides)
@@ -175,8 +172,6 @@ def build_synthetic_dataset(
     and the round trip is verified bit-exact, PNG otherwise). Returns the dataset as
     :func:`read_synthetic` reads it.
     """
-    from ..synthetic import SCENARIOS
-
     root = Path(root)
     subjects = check_positive_int(subjects, "subjects")
     if isinstance(scenarios, str) or not scenarios:

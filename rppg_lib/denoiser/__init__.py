@@ -1,4 +1,5 @@
-"""The LSTM denoiser stage (Benefit of Distraction, DESIGN 3.4): data, training, inference.
+"""The LSTM denoiser stage (Benefit of Distraction, notebook 05_lstm_denoising): data, training,
+inference.
 
 An encoder-decoder LSTM (:class:`rppg_lib.models.LSTMDenoiser`) reads windows of
 ``[n_R, n_G, n_B, p]``: the conditioned corruption estimates of the inverse-attention region and
@@ -44,10 +45,10 @@ Conventions (all functions):
   averaging; ``stitch="release"`` reproduces the release: windows cut with the tail dropped,
   each window's first half overwritten by the next, the last window dropped, zeros after.
 
-Deviations from the release (DESIGN 6): its training script never filled the targets (it trained
-on zeros) and kept only the last file's windows; here every clip's windows are used with their
-targets. Its window stitching dropped the last window and the tail: here overlap-add is the
-default and the release's behaviour the ``stitch="release"`` option.
+Deviations from the release (measured in notebook 07): its training script never filled the
+targets (it trained on zeros) and kept only the last file's windows; here every clip's windows
+are used with their targets. Its window stitching dropped the last window and the tail: here
+overlap-add is the default and the release's behaviour the ``stitch="release"`` option.
 """
 
 from rppg_lib.denoiser.data import (

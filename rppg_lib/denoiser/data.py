@@ -1,4 +1,4 @@
-"""LSTM inputs and targets at 30 Hz, windows and training datasets (DESIGN 3.4).
+"""LSTM inputs and targets at 30 Hz, windows and training datasets (notebook 05_lstm_denoising).
 
 See :mod:`rppg_lib.denoiser` for the conventions: resampling to 30 Hz and back, max-abs
 normalisation, target cleaning, window tails.

@@ -1,4 +1,4 @@
-"""LSTM denoiser of the Benefit-of-Distraction pipeline (DESIGN 3.4).
+"""LSTM denoiser of the Benefit-of-Distraction pipeline (notebook 05_lstm_denoising).
 
 A window of ``window`` samples at 30 Hz holds, per step, the R, G, B corruption estimates and the
 network's pulse estimate (``input_size`` = 4). An encoder LSTM summarises the window in its last

@@ -1,6 +1,6 @@
 """Convolutional attention networks for rPPG: CAN (DeepPhys), TS-CAN and MTTS-CAN.
 
-All three share one two-branch body (DESIGN 3.2):
+All three share one two-branch body (notebook 02_train_tscan):
 
 * the **appearance** branch sees the normalised frame (input channels 3-5) and produces two soft
   spatial attention masks (gate 1 after its second conv, gate 2 after its fourth);

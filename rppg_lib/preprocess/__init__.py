@@ -1,5 +1,5 @@
 """Preprocessing for TS-CAN / CAN / MTTS-CAN: face crop, motion and appearance inputs, labels,
-attention-grid frames, and an on-disk cache (DESIGN §3.1).
+attention-grid frames, and an on-disk cache (notebook 01_preprocessing).
 
 Per frame: a crop box (``face``: Haar face detection re-run every ``redetect_every`` frames,
 smoothed and enlarged ×``box_scale`` so background stays in view; or the centre square, known
@@ -31,7 +31,7 @@ Entry points
 ``chunks(n_frames, chunk_length, frame_depth)``
     Chunk slices and the number of dropped tail frames (logged as a warning).
 
-Fixes of the original code (DESIGN §6): MTTS-CAN's centre crop was one pixel off and its frames
+Fixes of the original code: MTTS-CAN's centre crop was one pixel off and its frames
 were always rotated by 90°, and its motion loop skipped the last real difference: here the centre
 square is exact, nothing is rotated, and all T−1 differences are computed. rPPG-Toolbox held whole
 videos in memory and could lose chunks silently in worker processes: here memory does not grow

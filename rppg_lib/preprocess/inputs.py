@@ -1,4 +1,4 @@
-"""The TS-CAN input and label formulas (DESIGN §3.1), per frame and for whole arrays.
+"""The TS-CAN input and label formulas (notebook 01_preprocessing), per frame and for whole arrays.
 
 Notation: X[t] (S, S, 3) is the cropped, resized frame t scaled to [0, 1] and clipped to
 [1/255, 1] (the clip keeps the motion denominator away from zero, as in MTTS-CAN).

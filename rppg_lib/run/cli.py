@@ -14,6 +14,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 import rppg_lib
+from rppg_lib.run.params import parse_overrides
+from rppg_lib.run.runner import RunError, run
+from rppg_lib.video_inference import register_infer_command
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -61,9 +64,6 @@ def _add_run_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from rppg_lib.run.params import parse_overrides
-    from rppg_lib.run.runner import RunError, run
-
     try:
         result = run(
             args.params,
@@ -87,15 +87,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 # Subcommands, in the order `rppg --help` lists them.
-def _add_infer_parser(subparsers: argparse._SubParsersAction) -> None:
-    from rppg_lib.video_inference import register_infer_command
-
-    register_infer_command(subparsers)
-
-
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_run_parser,
-    _add_infer_parser,
+    register_infer_command,
 ]
 
 

@@ -18,6 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from rppg_lib import __version__
+
 __all__ = [
     "PACKAGE_DISTRIBUTIONS",
     "package_versions",
@@ -59,9 +61,7 @@ def package_versions() -> dict[str, str | None]:
             except metadata.PackageNotFoundError:
                 continue
     if versions["rppg_lib"] is None:  # running from a source tree that is not pip-installed
-        import rppg_lib
-
-        versions["rppg_lib"] = rppg_lib.__version__
+        versions["rppg_lib"] = __version__
     return versions
 
 

@@ -38,6 +38,11 @@ from rppg_lib.steps import artifacts
 from rppg_lib.steps.artifacts import ATTENTION_STAGE
 from rppg_lib.steps.study import Study
 from rppg_lib.validation import check_choice
+from rppg_lib.weights.open_rppg import (
+    OPEN_RPPG_CLIP_LENGTH,
+    load_open_rppg_tscan,
+    open_rppg_inputs,
+)
 from rppg_lib.windows import window_starts
 
 __all__ = [
@@ -104,8 +109,6 @@ def _released_gate1(network: torch.nn.Module, crops: np.ndarray) -> np.ndarray:
     """Gate-1 masks (T, 34, 34) of an open-rppg TS-CAN over a whole clip: 160-frame windows as
     open-rppg runs them; a last window ending at the last frame covers the tail (its frames
     already covered keep the earlier window's masks)."""
-    from rppg_lib.weights.open_rppg import OPEN_RPPG_CLIP_LENGTH, open_rppg_inputs
-
     n = len(crops)
     starts = window_starts(n, OPEN_RPPG_CLIP_LENGTH, OPEN_RPPG_CLIP_LENGTH, tail="shift",
                            name="the open-rppg clip length")
@@ -139,8 +142,6 @@ def released_skin_fraction(
     (variant, clip): variant, clip_id, scenario, fraction, chance, lift (as
     :func:`rppg_lib.attention.skin_fraction`). Clips need at least 160 frames.
     """
-    from rppg_lib.weights.open_rppg import load_open_rppg_tscan
-
     if not clips:
         raise ValueError("clips is empty: nothing to measure")
     rows = []

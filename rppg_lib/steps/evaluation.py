@@ -270,8 +270,8 @@ def evaluate_methods(
     = 10·log10, "amplitude" = the release's 20·log10). BR: windows of ``br_window_s`` s, band
     0.08-0.5 Hz (:data:`rppg_lib.inverse_attention.BR_BAND`), SNR per :data:`BR_SNR_BAND` and
     :data:`BR_SNR_TOLERANCE_HZ`; skipped for clips without a respiration reference.
-    reference: ``"series"`` = the window's median of the per-frame ground-truth rate (DESIGN
-    3.5; falls back to the waveform's spectral peak where a clip has no rate series) or
+    reference: ``"series"`` = the window's median of the per-frame ground-truth rate (falls
+    back to the waveform's spectral peak where a clip has no rate series) or
     ``"waveform"`` = always the spectral peak of the ground-truth waveform.
     """
     check_choice(reference, "reference", REFERENCES)

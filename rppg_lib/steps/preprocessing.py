@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rppg_lib.preprocess import PreprocessedClip
 from rppg_lib.steps import artifacts
 from rppg_lib.steps.artifacts import PREPROCESS_STAGE
 
@@ -43,8 +44,6 @@ def load_preprocessed(
 ) -> dict[str, Any]:
     """{clip_id: PreprocessedClip} (memory-mapped) of ``01_preprocessing``, for ``clip_ids`` (in
     that order) or all clips. KeyError names clip ids that were not preprocessed."""
-    from rppg_lib.preprocess import PreprocessedClip
-
     index = artifacts.load_json(run_dir, PREPROCESS_STAGE, "index")
     wanted = list(index) if clip_ids is None else [str(i) for i in clip_ids]
     missing = [i for i in wanted if i not in index]

@@ -11,7 +11,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from rppg_lib.evaluation import evaluate_windows
+from rppg_lib.inference import predict_clip
 from rppg_lib.steps.study import Study
+from rppg_lib.training_sources import training_sets as clip_training_sets
 
 __all__ = [
     "training_sets",
@@ -21,15 +23,9 @@ __all__ = [
 
 
 def training_sets(study: Study, preprocessed: Mapping[str, Any], config: Any) -> tuple:
-    """``(train_set, val_set, validate)`` for :func:`rppg_lib.training.train`: chunks of
-    ``config.chunk_length`` frames of the training clips and of the validation clips, and the
-    validation HR MAE (bpm, :func:`rppg_lib.inference.hr_validator`). val_set and validate are
-    None when the study has no validation clips."""
-    from rppg_lib.inference import hr_validator
-    from rppg_lib.training import chunks_from_clips
-
-    depth = None if config.model == "can" else config.model_kwargs.get("frame_depth", 10)
-    targets = "pulse+resp" if config.model == "mttscan" else "pulse"
+    """``(train_set, val_set, validate)`` for :func:`rppg_lib.training.train` from the study's
+    training and validation clips (:func:`rppg_lib.training_sources.training_sets`); val_set and
+    validate are None when the study has no validation clips."""
 
     def clips_of(split: str) -> list:
         missing = [i for i in study.clip_ids(split) if i not in preprocessed]
@@ -37,16 +33,7 @@ def training_sets(study: Study, preprocessed: Mapping[str, Any], config: Any) ->
             raise KeyError(f"{split} clips {missing} are not in preprocessed")
         return [preprocessed[i] for i in study.clip_ids(split)]
 
-    def chunked(clips: list):
-        return chunks_from_clips(clips, config.chunk_length, frame_depth=depth,
-                                 hop=config.chunk_hop, targets=targets)
-
-    train_clips, val_clips = clips_of("train"), clips_of("val")
-    if not train_clips:
-        raise ValueError("the study's train split is empty")
-    if not val_clips:
-        return chunked(train_clips), None, None
-    return chunked(train_clips), chunked(val_clips), hr_validator(val_clips)
+    return clip_training_sets(clips_of("train"), clips_of("val"), config)
 
 
 def predict_all(
@@ -59,8 +46,6 @@ def predict_all(
 ) -> dict[str, Any]:
     """{clip_id: :class:`~rppg_lib.inference.ClipPrediction`} of ``model`` on every clip of
     ``preprocessed`` (whole clips, :func:`rppg_lib.inference.predict_clip` with ``kwargs``)."""
-    from rppg_lib.inference import predict_clip
-
     if not preprocessed:
         raise ValueError("preprocessed is empty: nothing to predict")
     return {

@@ -27,7 +27,6 @@ from rppg_lib.training.data import (
 )
 from rppg_lib.training.distributed import DistContext, init_distributed, resolve_device
 from rppg_lib.training.loop import TrainResult, evaluate_loss, make_optimizer, mse_loss, train
-from rppg_lib.training.sources import dataset_training_data, prepare_splits, preprocess_config_for
 
 __all__ = [
     "TrainConfig",
@@ -53,9 +52,6 @@ __all__ = [
     "build_model",
     "model_from_checkpoint",
     "MODEL_CLASSES",
-    "prepare_splits",
-    "dataset_training_data",
-    "preprocess_config_for",
     "DistContext",
     "init_distributed",
     "resolve_device",

@@ -1,6 +1,6 @@
 """The training configuration: one dataclass, every field with its unit and default.
 
-Presets reproduce the published recipes (DESIGN 3.2, 3.4):
+Presets reproduce the published recipes (notebooks 02_train_tscan and 05_lstm_denoising):
 
 * ``"toolbox"`` (rPPG-Toolbox TS-CAN): AdamW, lr 9e-3, OneCycle, 4 chunks x 180 frames, 30 epochs;
 * ``"mttscan"`` (MTTS-CAN): Adadelta, lr 1.0, constant learning rate;

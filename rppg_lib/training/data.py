@@ -7,7 +7,7 @@ dataset cuts each sequence into chunks of ``length`` consecutive steps; one item
 float32 tensors ``(inputs[s:s+length], targets[s:s+length])``.
 
 Chunks are read from the sequences on demand, so inputs can be memory-mapped caches: the whole
-dataset never has to fit in memory (rPPG-Toolbox held whole videos per worker, DESIGN 6), and
+dataset never has to fit in memory (rPPG-Toolbox held whole videos per worker), and
 memory maps travel to DataLoader worker processes as file references, not as copies.
 """
 

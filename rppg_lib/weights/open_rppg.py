@@ -3,7 +3,7 @@
 open-rppg (PyPI ``open-rppg``, package ``rppg``) ships ``rppg/weights/TSCAN.pure.weights.h5``
 (trained on PURE) and ``TSCAN.rlap.weights.h5`` (trained on RLAP): float16 arrays of a TS-CAN at
 36x36 trained under a mixed-float16 policy; we compute in float32. Its TS-CAN is a variant
-(DESIGN 3.2) that the loaded :class:`TSCAN` and :func:`open_rppg_inputs` reproduce:
+(notebook 02_train_tscan) that the loaded :class:`TSCAN` and :func:`open_rppg_inputs` reproduce:
 
 * clips of 160 frames; the temporal shift works on segments of 20 frames and repeats the border
   frame at segment edges (``TSCAN(frame_depth=20, tsm_edge="replicate")``);

@@ -11,7 +11,7 @@ suite's library and compares:
   ``get_noise_estimates.m`` (:func:`inverse_attention_parity`), the released HR LSTM re-run
   (:func:`rerun_hr_lstm`, :func:`waveform_correlations`), and ``print_result.m``'s numbers
   (:func:`protocol_table`, :func:`parity_check` against :data:`PRINT_RESULT_REFERENCE`);
-- ``bugs``: each bug of DESIGN 6 measured with the release's behaviour and with the fix
+- ``bugs``: each bug of the release measured with the release's behaviour and with the fix
   (:class:`BugEffect` rows, :func:`bug_table`);
 - ``plots``: the figures of notebook 07.
 

@@ -1,4 +1,4 @@
-"""The release's bugs (DESIGN 6), each measured: the number the release's behaviour gives and the
+"""The release's bugs, each measured: the number the release's behaviour gives and the
 number the fix gives, on the same input.
 
 Every ``*_effect`` function changes one thing relative to the release and returns

@@ -55,7 +55,7 @@ __all__ = [
     "parity_check",
 ]
 
-# print_result.m run unchanged in GNU Octave on the sample (DESIGN 3.5): the numbers to match.
+# print_result.m run unchanged in GNU Octave on the sample (notebook 07): the numbers to match.
 # signal -> HR (bpm), MAE (bpm), SNR (dB, 20·log10 as released), WMAE.
 PRINT_RESULT_REFERENCE: dict[str, dict[str, float]] = {
     "lstm": {"hr_estimate": 91.5, "mae": 2.69, "snr_db": 4.52, "wmae": 0.31},

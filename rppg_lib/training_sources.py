@@ -1,7 +1,11 @@
-"""Training data from a dataset on disk: subject-wise split, preprocessing (cached), chunks.
+"""Training data for :func:`rppg_lib.training.train`: chunks of the training clips, chunks of the
+validation clips and the validation heart-rate MAE (:func:`training_sets`), from preprocessed
+clips or from a dataset on disk (subject-wise split, cached preprocessing:
+:func:`prepare_splits`, :func:`dataset_training_data`).
 
-Used by ``python -m rppg_lib.train`` for ``data: {kind: dataset, ...}`` and usable directly
-(:func:`prepare_splits`, :func:`dataset_training_data`).
+Used by ``python -m rppg_lib.train`` for ``data: {kind: dataset, ...}`` and by notebook
+``02_train_tscan``. It sits above :mod:`rppg_lib.training` and :mod:`rppg_lib.inference` because
+the validation needs whole-clip prediction.
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ from typing import Any
 
 from torch import nn
 
+from rppg_lib.datasets import open_dataset
+from rppg_lib.inference import hr_validator
+from rppg_lib.preprocess import PreprocessConfig, preprocess_dataset
 from rppg_lib.training.config import TrainConfig
 from rppg_lib.training.data import ChunkDataset, chunks_from_clips
 
-__all__ = ["preprocess_config_for", "prepare_splits", "dataset_training_data"]
+__all__ = ["training_sets", "preprocess_config_for", "prepare_splits", "dataset_training_data"]
 
 DATA_KEYS = {"kind", "name", "root", "options", "preprocess", "cache_dir", "split", "split_seed",
              "workers"}
@@ -25,8 +32,6 @@ def preprocess_config_for(config: TrainConfig, overrides: dict[str, Any] | None 
     """The :class:`~rppg_lib.preprocess.PreprocessConfig` that feeds the model of ``config``:
     input size, temporal-shift segment and chunk length taken from the training config
     (``overrides`` may set them only to the same values), other fields from ``overrides``."""
-    from rppg_lib.preprocess import PreprocessConfig
-
     if config.model == "lstm":
         raise ValueError("model = 'lstm' trains on corruption estimates, not on video clips")
     kwargs = config.model_kwargs
@@ -57,9 +62,6 @@ def prepare_splits(
     ``split_seed`` (default 0), ``workers`` (preprocessing processes, default 0).
     Returns lists of PreprocessedClip: (train, validation, test).
     """
-    from rppg_lib.datasets import open_dataset
-    from rppg_lib.preprocess import preprocess_dataset
-
     unknown = sorted(set(data) - DATA_KEYS)
     if unknown:
         raise ValueError(f"unknown keys in the data section {unknown}; known: {sorted(DATA_KEYS)}")
@@ -85,14 +87,13 @@ def prepare_splits(
     return tuple(out)
 
 
-def dataset_training_data(
-    data: dict[str, Any], config: TrainConfig, base: Path | None = None
+def training_sets(
+    train_clips: list, val_clips: list, config: TrainConfig
 ) -> tuple[ChunkDataset, ChunkDataset | None, Callable[[nn.Module], dict] | None]:
-    """``(train_set, val_set, validate)`` for :func:`rppg_lib.training.train` from a dataset:
-    chunks of the training and validation subjects' clips, and the validation heart-rate MAE."""
-    from rppg_lib.inference import hr_validator
-
-    train_clips, val_clips, _ = prepare_splits(data, config, base, progress=config.progress)
+    """``(train_set, val_set, validate)`` for :func:`rppg_lib.training.train`: chunks of
+    ``config.chunk_length`` frames of the training and validation PreprocessedClips, and the
+    validation HR MAE (bpm, :func:`rppg_lib.inference.hr_validator`). ``val_set`` and
+    ``validate`` are None without validation clips."""
     if not train_clips:
         raise ValueError("the training split is empty: give it a positive share of subjects")
     depth = None if config.model == "can" else config.model_kwargs.get("frame_depth", 10)
@@ -103,6 +104,15 @@ def dataset_training_data(
             clips, config.chunk_length, frame_depth=depth, hop=config.chunk_hop, targets=targets
         )
 
-    val_set = chunks(val_clips) if val_clips else None
-    validate = hr_validator(val_clips) if val_clips else None
-    return chunks(train_clips), val_set, validate
+    if not val_clips:
+        return chunks(train_clips), None, None
+    return chunks(train_clips), chunks(val_clips), hr_validator(val_clips)
+
+
+def dataset_training_data(
+    data: dict[str, Any], config: TrainConfig, base: Path | None = None
+) -> tuple[ChunkDataset, ChunkDataset | None, Callable[[nn.Module], dict] | None]:
+    """:func:`training_sets` of the training and validation subjects of the dataset described by
+    the ``data`` section (see :func:`prepare_splits`)."""
+    train_clips, val_clips, _ = prepare_splits(data, config, base, progress=config.progress)
+    return training_sets(train_clips, val_clips, config)
