@@ -62,8 +62,9 @@ def sliding_windows(x: np.ndarray, length: int, hop: int, *, tail: str = "pad") 
     if need > arr.shape[0]:
         pad = np.zeros((need - arr.shape[0],) + arr.shape[1:])
         arr = np.concatenate([arr, pad], axis=0)
-    idx = starts[:, None] + np.arange(length)[None, :]
-    return arr[idx]
+    # Views (T - length + 1, [C,] length) at every sample; keep the starts, as (N, length[, C]).
+    views = np.lib.stride_tricks.sliding_window_view(arr, length, axis=0)[starts]
+    return np.moveaxis(views, -1, 1).copy()
 
 
 def stitch_windows(

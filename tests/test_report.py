@@ -134,14 +134,14 @@ RESULTS = pd.DataFrame(
 
 def test_markdown_table_known_answer():
     assert markdown_table(RESULTS, float_format="%.2f") == (
-        "| method       | MAE (bpm) | MAPE (%) |   n |\n"
-        "| :----------- | --------: | -------: | --: |\n"
-        "| CAN          |      2.25 |     3.00 |  10 |\n"
-        "| LSTM \\| ours |      1.50 |          |  12 |\n"
+        "| method       |   MAE (bpm) |   MAPE (%) |   n |\n"
+        "|:-------------|------------:|-----------:|----:|\n"
+        "| CAN          |        2.25 |       3.00 |  10 |\n"
+        "| LSTM \\| ours |        1.50 |            |  12 |\n"
     )
     indexed = pd.DataFrame({"r": [0.5]}, index=pd.Index(["clip1"], name="clip"))
     assert markdown_table(indexed, float_format="{:.1f}") == (
-        "| clip  |   r |\n| :---- | --: |\n| clip1 | 0.5 |\n"
+        "| clip   |   r |\n|:-------|----:|\n| clip1  | 0.5 |\n"
     )
 
 

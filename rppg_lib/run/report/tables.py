@@ -74,7 +74,8 @@ def markdown_table(
     index: bool | None = None,
     na_rep: str = "",
 ) -> str:
-    """``df`` as a GitHub/pandoc pipe table; numeric columns right-aligned.
+    """``df`` as a GitHub/pandoc pipe table (``DataFrame.to_markdown``); numeric columns
+    right-aligned.
 
     ``index=None`` includes the index when it is not the default 0..n-1. ``|`` in cells is
     escaped and line breaks become spaces, so every row stays on one line.
@@ -85,33 +86,22 @@ def markdown_table(
         index = _default_index(df)
     frame = df.reset_index() if index else df
 
-    def clean(text: str) -> str:
-        return text.replace("|", r"\|").replace("\r", " ").replace("\n", " ")
+    def clean(text: object) -> str:
+        return str(text).replace("|", r"\|").replace("\r", " ").replace("\n", " ")
 
-    headers = [clean(str(c)) for c in frame.columns]
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
-    rows = [
-        [clean(_cell_text(v, fmt, na_rep)) for v in row]
-        for row in frame.itertuples(index=False, name=None)
-    ]
-    widths = [max([len(h), 3] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-
-    def line(cells: list[str]) -> str:
-        padded = [
-            c.rjust(w) if num else c.ljust(w)
-            for c, w, num in zip(cells, widths, numeric, strict=True)
-        ]
-        return "| " + " | ".join(padded) + " |"
-
-    rule = (
-        "| "
-        + " | ".join(
-            ("-" * (w - 1) + ":") if num else (":" + "-" * (w - 1))
-            for w, num in zip(widths, numeric, strict=True)
-        )
-        + " |"
+    cells = pd.DataFrame(
+        [[clean(_cell_text(v, fmt, na_rep)) for v in row]
+         for row in frame.itertuples(index=False, name=None)],
+        columns=[clean(c) for c in frame.columns],
     )
-    return "\n".join([line(headers), rule, *(line(r) for r in rows)]) + "\n"
+    # The cells are already formatted: tabulate must not parse them back into numbers.
+    return cells.to_markdown(
+        index=False,
+        tablefmt="pipe",
+        disable_numparse=True,
+        colalign=["right" if num else "left" for num in numeric],
+    ) + "\n"
 
 
 def save_table(
