@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from rppg_lib import metrics
+from rppg_lib.constants import DETREND_LAMBDA_TOOLBOX, HR_BAND, RELEASE_WINDOW_S, SNR_BAND
 from rppg_lib.signals import (
     bandpass,
     detrend,
@@ -41,13 +43,59 @@ WINDOW_COLUMNS = (
 
 
 def prepare_waveform(
-    x: np.ndarray, fs: float, band: tuple[float, float] = (0.7, 2.5), order: int = 3
+    x: np.ndarray, fs: float, band: tuple[float, float] = HR_BAND, order: int = 3
 ) -> np.ndarray:
     """``print_result.m`` post-processing of a whole pulse signal sampled at ``fs`` Hz:
     zero-phase Butterworth band-pass (MATLAB ``filtfilt`` ends), subtract the mean, divide by
     max|·|. Dimensionless, in [−1, 1]."""
     y = bandpass(x, fs, band[0], band[1], order=order)
     return normalize_max_abs(y - y.mean())
+
+
+@dataclass(frozen=True)
+class _WindowReference:
+    """The ground truth of :func:`evaluate_windows`: the prepared reference waveform (T,) at the
+    estimate's rate, and/or an HR series (bpm) with its samples per window."""
+
+    waveform: np.ndarray | None
+    hr_series: np.ndarray | None
+    hr_samples_per_window: int | None
+
+
+def _window_row(
+    k: int,
+    proc: np.ndarray,
+    fs: float,
+    length: int,
+    band: tuple[float, float],
+    reference: _WindowReference,
+    snr_options: Mapping[str, float | int | str],
+) -> dict[str, float]:
+    """One row of :func:`evaluate_windows`: window ``k`` of ``length`` samples."""
+    low, high = band
+    nfft = int(snr_options["nfft"])
+    window = slice(k * length, (k + 1) * length)
+    seg = proc[window]
+    hr_est = 60.0 * peak_frequency(seg, fs, low, high, nfft=nfft)
+    ref_seg = None if reference.waveform is None else reference.waveform[window]
+    if reference.hr_series is not None:
+        n = reference.hr_samples_per_window
+        hr_ref = float(np.median(reference.hr_series[k * n : (k + 1) * n]))
+    elif ref_seg is not None:
+        hr_ref = 60.0 * peak_frequency(ref_seg, fs, low, high, nfft=nfft)
+    else:
+        hr_ref = math.nan
+    snr_value = math.nan if math.isnan(hr_ref) else metrics.snr(seg, fs, hr_ref, **snr_options)
+    return {
+        "window": k,
+        "start_s": k * length / fs,
+        "end_s": (k + 1) * length / fs,
+        "hr_estimate": hr_est,
+        "hr_reference": hr_ref,
+        "abs_error": abs(hr_est - hr_ref),
+        "snr_db": snr_value,
+        "wmae": math.nan if ref_seg is None else metrics.wmae(seg, ref_seg),
+    }
 
 
 def evaluate_windows(
@@ -57,11 +105,11 @@ def evaluate_windows(
     reference_waveform: np.ndarray | None = None,
     reference_hr_series: np.ndarray | None = None,
     reference_hr_fs: float | None = None,
-    window_s: float = 30.0,
-    band: tuple[float, float] = (0.7, 2.5),
+    window_s: float = RELEASE_WINDOW_S,
+    band: tuple[float, float] = HR_BAND,
     filter_order: int = 3,
     snr_db: str = "power",
-    snr_band: tuple[float, float] = (0.7, 4.0),
+    snr_band: tuple[float, float] = SNR_BAND,
     snr_tolerance_hz: float = 0.1,
     nfft: int | None = None,
 ) -> pd.DataFrame:
@@ -113,34 +161,15 @@ def evaluate_windows(
     if nfft is None:
         nfft = 4 * length
     proc = prepare_waveform(est, fs, (low, high), filter_order)
-
-    rows = []
-    for k in range(n_windows):
-        seg = proc[k * length : (k + 1) * length]
-        hr_est = 60.0 * peak_frequency(seg, fs, low, high, nfft=nfft)
-        ref_seg = None if ref_wave is None else ref_wave[k * length : (k + 1) * length]
-        if hr_series is not None:
-            hr_ref = float(np.median(hr_series[k * ref_length : (k + 1) * ref_length]))
-        elif ref_seg is not None:
-            hr_ref = 60.0 * peak_frequency(ref_seg, fs, low, high, nfft=nfft)
-        else:
-            hr_ref = math.nan
-        snr_value = math.nan
-        if not math.isnan(hr_ref):
-            snr_value = metrics.snr(
-                seg, fs, hr_ref, low=snr_band[0], high=snr_band[1],
-                tolerance_hz=snr_tolerance_hz, nfft=nfft, db=snr_db,
-            )
-        rows.append({
-            "window": k,
-            "start_s": k * length / fs,
-            "end_s": (k + 1) * length / fs,
-            "hr_estimate": hr_est,
-            "hr_reference": hr_ref,
-            "abs_error": abs(hr_est - hr_ref),
-            "snr_db": snr_value,
-            "wmae": math.nan if ref_seg is None else metrics.wmae(seg, ref_seg),
-        })
+    reference = _WindowReference(
+        ref_wave, hr_series, None if hr_series is None else ref_length
+    )
+    snr_options = {"low": snr_band[0], "high": snr_band[1], "tolerance_hz": snr_tolerance_hz,
+                   "nfft": nfft, "db": snr_db}
+    rows = [
+        _window_row(k, proc, fs, length, (low, high), reference, snr_options)
+        for k in range(n_windows)
+    ]
     df = pd.DataFrame(rows, columns=list(WINDOW_COLUMNS))
     df.attrs.update({
         "protocol": "print_result",
@@ -159,7 +188,7 @@ def evaluate_video(
     reference_hr: float | None = None,
     estimate_is_derivative: bool = True,
     reference_is_derivative: bool = False,
-    detrend_lam: float = 100.0,
+    detrend_lam: float = DETREND_LAMBDA_TOOLBOX,
     band: tuple[float, float] = (0.75, 2.5),
     filter_order: int = 1,
     hr_method: str = "fft",

@@ -62,6 +62,7 @@ import cv2
 import numpy as np
 
 from rppg_lib.atomic import atomic_write_with
+from rppg_lib.constants import DETREND_LAMBDA, HR_BAND
 from rppg_lib.signals import bandpass, detrend, integrate, zscore
 from rppg_lib.validation import (
     as_array,
@@ -73,8 +74,6 @@ from rppg_lib.validation import (
 )
 
 __all__ = [
-    "HR_BAND",
-    "BR_BAND",
     "RELEASE_THRESHOLD",
     "CHANNELS",
     "normalize_masks",
@@ -86,8 +85,6 @@ __all__ = [
     "corruption_estimates",
 ]
 
-HR_BAND: tuple[float, float] = (0.7, 2.5)  # Hz, heart rate (42–150 bpm)
-BR_BAND: tuple[float, float] = (0.08, 0.5)  # Hz, breathing rate (4.8–30 breaths/min)
 RELEASE_THRESHOLD = 0.1  # τ of the released binary inverse mask
 CHANNELS: tuple[str, str, str] = ("red", "green", "blue")
 MASK_KINDS = ("binary", "continuous")
@@ -231,7 +228,7 @@ def condition_signal(
     x: np.ndarray,
     fs: float,
     *,
-    lam: float = 50.0,
+    lam: float = DETREND_LAMBDA,
     band: tuple[float, float] = HR_BAND,
     order: int = 1,
     name: str = "x",
@@ -348,7 +345,7 @@ def corruption_estimates(
     kind: str = "binary",
     threshold: float | None = None,
     mode: str = "all_pixels",
-    lam: float = 50.0,
+    lam: float = DETREND_LAMBDA,
     band: tuple[float, float] = HR_BAND,
     order: int = 1,
     integration_dtype: type = np.float64,

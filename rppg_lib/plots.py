@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from rppg_lib.constants import HR_BAND
 from rppg_lib.figure_style import COLORS, style_context
 from rppg_lib.metrics import bland_altman
 from rppg_lib.signals import power_spectrum
@@ -195,7 +196,7 @@ def plot_spectra(
     signals: Mapping[str, np.ndarray],
     fs: float,
     *,
-    band: tuple[float, float] | None = (0.7, 2.5),
+    band: tuple[float, float] | None = HR_BAND,
     markers: Mapping[str, float] | None = None,
     xlim_bpm: tuple[float, float] = (30.0, 240.0),
     title: str | None = None,

@@ -16,6 +16,7 @@ from typing import Any
 
 from torch import nn
 
+from rppg_lib.constants import FRAME_DEPTH
 from rppg_lib.datasets import open_dataset
 from rppg_lib.inference import hr_validator
 from rppg_lib.preprocess import PreprocessConfig, preprocess_dataset
@@ -37,7 +38,7 @@ def preprocess_config_for(config: TrainConfig, overrides: dict[str, Any] | None 
     kwargs = config.model_kwargs
     derived = {
         "size": kwargs.get("img_size", 36),
-        "frame_depth": kwargs.get("frame_depth", 10),
+        "frame_depth": kwargs.get("frame_depth", FRAME_DEPTH),
         "chunk_length": config.chunk_length,
     }
     values = dict(overrides or {})
@@ -96,7 +97,7 @@ def training_sets(
     ``validate`` are None without validation clips."""
     if not train_clips:
         raise ValueError("the training split is empty: give it a positive share of subjects")
-    depth = None if config.model == "can" else config.model_kwargs.get("frame_depth", 10)
+    depth = None if config.model == "can" else config.model_kwargs.get("frame_depth", FRAME_DEPTH)
     targets = "pulse+resp" if config.model == "mttscan" else "pulse"
 
     def chunks(clips: list) -> ChunkDataset:

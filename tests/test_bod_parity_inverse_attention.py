@@ -16,10 +16,9 @@ import numpy as np
 import pytest
 import scipy.io
 
+from rppg_lib.constants import BR_BAND, HR_BAND
 from rppg_lib.inverse_attention import (
-    BR_BAND,
     CHANNELS,
-    HR_BAND,
     condition_signal,
     corruption_estimates,
     inverse_masks,

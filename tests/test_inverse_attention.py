@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rppg_lib.constants import BR_BAND, HR_BAND
 from rppg_lib.inverse_attention import (
-    BR_BAND,
-    HR_BAND,
     CorruptionEstimates,
     condition_signal,
     corruption_estimates,

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from rppg_lib.inverse_attention import HR_BAND, CorruptionEstimates, condition_signal
+from rppg_lib.constants import DETREND_LAMBDA, HR_BAND
+from rppg_lib.inverse_attention import CorruptionEstimates, condition_signal
 from rppg_lib.signals import detrend, normalize_max_abs
 from rppg_lib.training import ChunkDataset
 from rppg_lib.validation import (
@@ -138,7 +139,7 @@ def denoiser_target(
     fs: float,
     *,
     target_filter: str = "detrend",
-    lam: float = 50.0,
+    lam: float = DETREND_LAMBDA,
     band: tuple[float, float] = HR_BAND,
     order: int = 1,
 ) -> np.ndarray:
@@ -217,7 +218,7 @@ def _conditioning(estimates: CorruptionEstimates) -> dict[str, Any]:
     """lam, band and order the estimates were conditioned with (the release's when unknown)."""
     params = estimates.params or {}
     return {
-        "lam": float(params.get("lam", 50.0)),
+        "lam": float(params.get("lam", DETREND_LAMBDA)),
         "band": tuple(params.get("band", HR_BAND)),
         "order": int(params.get("order", 1)),
     }

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from rppg_lib.constants import RELEASE_WINDOW_S
 from rppg_lib.denoiser.data import (
     CHANNEL_SETS,
     HOP,
@@ -79,7 +80,7 @@ def evaluate_denoiser(
     channels: str | None = None,
     hop: int = HOP,
     stitch: str = "average",
-    window_s: float = 30.0,
+    window_s: float = RELEASE_WINDOW_S,
     snr_db: str = "power",
     label: str | None = None,
     include_network: bool = True,
@@ -172,7 +173,7 @@ def train_denoiser(
     *,
     channels: str = "rgb+pulse",
     target_filter: str = "detrend",
-    hr_window_s: float = 30.0,
+    hr_window_s: float = RELEASE_WINDOW_S,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
 ) -> DenoiserTraining:
     """Train an LSTM denoiser on (CorruptionEstimates, ground-truth waveform at frame times)
@@ -253,7 +254,7 @@ def run_ablation(
     val_items: Sequence[Item] | None = None,
     channel_sets: Sequence[str] = ("rgb+pulse", "pulse"),
     target_filter: str = "detrend",
-    window_s: float = 30.0,
+    window_s: float = RELEASE_WINDOW_S,
     snr_db: str = "power",
 ) -> AblationResult:
     """The paper's claim in isolation: one LSTM per channel option, all trained with the same

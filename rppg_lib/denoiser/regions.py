@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from rppg_lib import metrics
+from rppg_lib.constants import DETREND_LAMBDA, HR_BAND
 from rppg_lib.inverse_attention import (
     CHANNELS,
-    HR_BAND,
     condition_signal,
     inverse_masks,
     masked_channel_means,
@@ -56,7 +56,7 @@ def corruption_correlation(
     fs: float,
     *,
     band: tuple[float, float] = HR_BAND,
-    lam: float = 50.0,
+    lam: float = DETREND_LAMBDA,
     order: int = 1,
 ) -> float:
     """|Pearson r| between a raw corruption estimate (T,) and the corruption actually injected
@@ -82,7 +82,7 @@ def region_correlations(
     kind: str = "binary",
     threshold: float | None = None,
     mode: str = "all_pixels",
-    lam: float = 50.0,
+    lam: float = DETREND_LAMBDA,
     order: int = 1,
 ) -> pd.DataFrame:
     """Per colour channel, :func:`corruption_correlation` of the injected corruption ``injected``

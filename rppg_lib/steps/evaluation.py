@@ -35,8 +35,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from rppg_lib.baselines import METHODS, spatial_rgb_means, unsupervised_pulse
+from rppg_lib.constants import BR_BAND, HR_WINDOW_S
 from rppg_lib.evaluation import evaluate_windows
-from rppg_lib.inverse_attention import BR_BAND, CorruptionEstimates
+from rppg_lib.inverse_attention import CorruptionEstimates
 from rppg_lib.metrics import bland_altman, standard_error
 from rppg_lib.signals import integrate
 from rppg_lib.steps.lstm_denoising import DENOISED_KEYS
@@ -258,7 +259,7 @@ def collect_signals(
 def evaluate_methods(
     clips: Sequence[ClipSignals],
     *,
-    window_s: float = 10.0,
+    window_s: float = HR_WINDOW_S,
     br_window_s: float = 30.0,
     snr_db: str = "power",
     reference: str = "series",
@@ -268,7 +269,7 @@ def evaluate_methods(
 
     HR: windows of ``window_s`` s, pass band 0.7-2.5 Hz, SNR over 0.7-4 Hz (``snr_db``: "power"
     = 10·log10, "amplitude" = the release's 20·log10). BR: windows of ``br_window_s`` s, band
-    0.08-0.5 Hz (:data:`rppg_lib.inverse_attention.BR_BAND`), SNR per :data:`BR_SNR_BAND` and
+    0.08-0.5 Hz (:data:`rppg_lib.constants.BR_BAND`), SNR per :data:`BR_SNR_BAND` and
     :data:`BR_SNR_TOLERANCE_HZ`; skipped for clips without a respiration reference.
     reference: ``"series"`` = the window's median of the per-frame ground-truth rate (falls
     back to the waveform's spectral peak where a clip has no rate series) or

@@ -20,12 +20,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from rppg_lib.constants import DETREND_LAMBDA, HR_BAND, HR_WINDOW_S
 from rppg_lib.denoiser import denoise, evaluate_denoiser
-from rppg_lib.inverse_attention import (
-    HR_BAND,
-    CorruptionEstimates,
-    condition_signal,
-)
+from rppg_lib.inverse_attention import CorruptionEstimates, condition_signal
 from rppg_lib.steps import artifacts
 from rppg_lib.steps.artifacts import DENOISER_STAGE
 from rppg_lib.validation import as_signal, check_positive_int
@@ -92,7 +89,7 @@ def with_injected_light(
                              f"for estimates of shape {est.conditioned.shape}")
         params = est.params
         conditioned = condition_signal(
-            light, est.fs, lam=params.get("lam", 50.0), band=params.get("band", HR_BAND),
+            light, est.fs, lam=params.get("lam", DETREND_LAMBDA), band=params.get("band", HR_BAND),
             order=params.get("order", 1), name=f"injected illumination of {clip.clip_id}",
         )
         out[clip.clip_id] = dataclasses.replace(
@@ -106,7 +103,7 @@ def evaluate_denoisers(
     runs: Mapping[str, tuple[torch.nn.Module, Mapping[str, CorruptionEstimates]]],
     clips: Sequence[Any],
     *,
-    window_s: float = 10.0,
+    window_s: float = HR_WINDOW_S,
 ) -> pd.DataFrame:
     """Heart-rate window rows of several denoisers on the same ``clips``.
 

@@ -19,8 +19,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from rppg_lib.baselines import spatial_rgb_means
+from rppg_lib.constants import HR_BAND
 from rppg_lib.datasets import Clip, load_skin_masks
-from rppg_lib.inference import HR_BAND, process_waveform
+from rppg_lib.inference import process_waveform
 from rppg_lib.metrics import pearson
 from rppg_lib.preprocess import scale_box
 from rppg_lib.signals import heart_rate

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from rppg_lib.constants import HR_WINDOW_S
 from rppg_lib.evaluation import evaluate_windows
 from rppg_lib.inference import predict_clip
 from rppg_lib.steps.study import Study
@@ -59,7 +60,7 @@ def hr_windows(
     estimates: Mapping[str, np.ndarray],
     study: Study,
     *,
-    window_s: float = 10.0,
+    window_s: float = HR_WINDOW_S,
     method: str = "TS-CAN",
     **kwargs: Any,
 ) -> pd.DataFrame:

@@ -17,8 +17,9 @@ import pandas as pd
 import scipy.signal
 from torch import nn
 
+from rppg_lib.constants import DETREND_LAMBDA, HR_BAND, HR_WINDOW_S, RELEASE_WINDOW_S
 from rppg_lib.denoiser import denoise_windows
-from rppg_lib.inverse_attention import CHANNELS, HR_BAND, condition_signal
+from rppg_lib.inverse_attention import CHANNELS, condition_signal
 from rppg_lib.metrics import pearson
 from rppg_lib.signals import butter_bandpass, peak_frequency
 from rppg_lib.steps.reproduce_benefit_of_distraction.parity import (
@@ -165,7 +166,7 @@ def snr_convention_effect(inputs: ProtocolInputs) -> list[BugEffect]:
     ]
 
 
-def correlation_effect(inputs: ProtocolInputs, *, window_s: float = 10.0) -> list[BugEffect]:
+def correlation_effect(inputs: ProtocolInputs, *, window_s: float = HR_WINDOW_S) -> list[BugEffect]:
     """The HR correlation over windows of ``window_s`` seconds (the 30 s protocol gives a single
     window on a short clip, where r is undefined either way): the release's (1,1) element
     against the real Pearson r (NaN if fewer than 3 windows or a constant HR series), per signal,
@@ -242,9 +243,9 @@ def sampling_rate_effect(
     true_fs: float = VIDEO_FPS,
     assumed_fs: float = RELEASE_FS,
     band: tuple[float, float] = HR_BAND,
-    lam: float = 50.0,
+    lam: float = DETREND_LAMBDA,
     hr_bpm: float | None = None,
-    hr_window_s: float = 30.0,
+    hr_window_s: float = RELEASE_WINDOW_S,
     saved_conditioned: np.ndarray | None = None,
     saved_pulse: np.ndarray | None = None,
 ) -> list[BugEffect]:
@@ -308,7 +309,7 @@ def sampling_rate_effect(
 
 def zero_padding_effect(
     recorded_means: np.ndarray, n_padded: int, fs: float, *,
-    lam: float = 50.0, band: tuple[float, float] = HR_BAND,
+    lam: float = DETREND_LAMBDA, band: tuple[float, float] = HR_BAND,
 ) -> list[BugEffect]:
     """The release's zero padding of (T, C) estimates by ``n_padded`` frames (release) against
     the recorded frames alone (fixed), both conditioned at ``fs`` Hz.

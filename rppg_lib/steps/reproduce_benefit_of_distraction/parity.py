@@ -15,11 +15,11 @@ import pandas as pd
 import torch
 from torch import nn
 
+from rppg_lib.constants import DETREND_LAMBDA, HR_BAND, RELEASE_WINDOW_S
 from rppg_lib.denoiser import denoise_windows
 from rppg_lib.evaluation import evaluate_windows, summarize
 from rppg_lib.inverse_attention import (
     CHANNELS,
-    HR_BAND,
     RELEASE_THRESHOLD,
     condition_signal,
     inverse_masks,
@@ -93,7 +93,7 @@ class InverseAttentionParity:
 
 
 def inverse_attention_parity(
-    sample: BodSample, *, fs: float = RELEASE_FS, lam: float = 50.0
+    sample: BodSample, *, fs: float = RELEASE_FS, lam: float = DETREND_LAMBDA
 ) -> InverseAttentionParity:
     """Recompute the release's ``get_noise_estimates.m`` arithmetic and compare with Octave's.
 
@@ -136,7 +136,7 @@ def inverse_attention_parity(
 
 
 def recorded_estimates(
-    sample: BodSample, *, fs: float = VIDEO_FPS, lam: float = 50.0
+    sample: BodSample, *, fs: float = VIDEO_FPS, lam: float = DETREND_LAMBDA
 ) -> tuple[np.ndarray, np.ndarray]:
     """The corruption estimates as this suite computes them from the release's saved frames:
     the recorded frames only (the trailing all-zero padding dropped), conditioned at the video's
@@ -244,7 +244,7 @@ class ProtocolInputs:
     fs: float = RELEASE_FS
     gt_hr_fs: float = GT_HR_FS
     hop: int = HOP
-    window_s: float = 30.0
+    window_s: float = RELEASE_WINDOW_S
 
     @classmethod
     def from_sample(cls, sample: BodSample, extra: Mapping[str, np.ndarray] | None = None):

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.signal
 from matplotlib.figure import Figure
 
-from rppg_lib.inverse_attention import HR_BAND
+from rppg_lib.constants import HR_BAND
 from rppg_lib.plots import CHANNEL_COLORS, CHANNELS
 from rppg_lib.run.report.figures import COLORS, style_context
 from rppg_lib.signals import butter_bandpass
