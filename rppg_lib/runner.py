@@ -4,7 +4,9 @@
 
 1. reads the params file (see :mod:`rppg_lib.run_params`), checks that every listed notebook
    exists in the notebooks folder and declares ``run_dir``, and that every parameter given is
-   declared by some notebook: all before anything runs or any folder is touched;
+   declared by some notebook and has the type and range its notebook declares
+   (:func:`rppg_lib.run_params.check_parameter_values`): all before anything runs or any folder
+   is touched;
 2. prepares the report folder (see :func:`prepare_out_dir` for what happens to an old report);
 3. executes each notebook with papermill into ``<out>/notebooks/<stem>.ipynb``, injecting the
    parameters it declares, ``run_dir`` = the absolute report folder included. Notebooks write
@@ -44,9 +46,21 @@ from rppg_lib.provenance import (
 )
 from rppg_lib.record import RUN_DIR_ENV, load_metrics
 from rppg_lib.report.html import MANIFEST_FILE, build_index
-from rppg_lib.run_params import declared_parameters, load_params, resolve_parameters
+from rppg_lib.run_params import (
+    check_parameter_values,
+    load_params,
+    parameter_defaults,
+    resolve_parameters,
+)
 
-__all__ = ["RunError", "RunResult", "run", "prepare_out_dir", "default_notebooks_dir"]
+__all__ = [
+    "RunError",
+    "RunInterrupted",
+    "RunResult",
+    "run",
+    "prepare_out_dir",
+    "default_notebooks_dir",
+]
 
 # Files whose presence marks a folder as an (old) report that --force may move aside.
 _REPORT_MARKERS = (MANIFEST_FILE, "metrics.json", "index.html", "notebooks")
@@ -71,6 +85,16 @@ class RunError(RuntimeError):
         self.cell_index = cell_index
         self.ename = ename
         self.evalue = evalue
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, after the partial report was written with status "interrupted"
+    (``run_dir``: the report folder; ``notebook``: the one that was running)."""
+
+    def __init__(self, run_dir: Path, notebook: str | None) -> None:
+        super().__init__(f"interrupted during notebook {notebook}")
+        self.run_dir = run_dir
+        self.notebook = notebook
 
 
 @dataclass(frozen=True)
@@ -220,8 +244,10 @@ def run(
     ``overrides`` are ``-p`` values (``{"seed": 1, "02_train_tscan.epochs": 3}``);
     ``notebooks_dir`` defaults to :func:`default_notebooks_dir`; ``force`` moves an old report
     aside (:func:`prepare_out_dir`); ``start_timeout`` is the kernel start-up limit in seconds.
-    Raises ValueError / FileNotFoundError before running anything for a bad params file, a
-    missing notebook or an undeclared parameter, and :class:`RunError` when a notebook fails
+    Ctrl-C during a notebook writes the partial report with status "interrupted" and raises
+    :class:`RunInterrupted` (a KeyboardInterrupt). Raises ValueError / FileNotFoundError
+    before running anything for a bad params file, a missing notebook, an undeclared parameter
+    or a value of the wrong type or range, and :class:`RunError` when a notebook fails
     (after writing the manifest and index of the partial run).
     """
     params_path = Path(params)
@@ -234,10 +260,12 @@ def run(
         raise FileNotFoundError(
             f"notebook(s) listed in {params_path} not found: {', '.join(missing)}"
         )
-    declared = {stem: declared_parameters(path) for stem, path in sources.items()}
+    defaults = {stem: parameter_defaults(path) for stem, path in sources.items()}
+    declared = {stem: list(names) for stem, names in defaults.items()}
     run_dir = Path(out_dir if out_dir is not None else Path("reports") / params_path.stem)
     run_dir = run_dir.resolve()
     injected = resolve_parameters(spec, declared, dict(overrides or {}), run_dir)
+    check_parameter_values(injected, defaults)
 
     moved = prepare_out_dir(run_dir, force=force)
     if moved is not None:
@@ -272,9 +300,10 @@ def run(
                     )
                 except KeyboardInterrupt:
                     manifest["status"] = "interrupted"
+                    manifest["interrupted_notebook"] = stem
                     manifest["timings_seconds"][stem] = round(clock.seconds, 3)
                     _finish(manifest, run_dir, total.seconds)
-                    raise
+                    raise RunInterrupted(run_dir, stem) from None
                 except Exception as err:  # any failure of the notebook or its kernel
                     failure = _failure(stem, sources[stem], executed, err)
             manifest["timings_seconds"][stem] = round(clock.seconds, 3)
