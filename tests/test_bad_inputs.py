@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -135,3 +136,184 @@ def test_ctrl_c_in_run_marks_the_report_and_says_so_in_one_line(
     assert manifest["interrupted_notebook"] == "02_train"
     assert set(manifest["timings_seconds"]) == {"00_first", "02_train"}
     assert (out / "index.html").is_file()
+
+
+# -- checkpoints and released weights ----------------------------------------------------------
+
+
+def _tiny_checkpoint(path: Path, model_name: str = "tscan", **changes) -> Path:
+    """A whole training checkpoint of a freshly built network, with ``changes`` applied (a
+    value None deletes the key)."""
+    import torch
+
+    from rppg_lib.training import TrainConfig, build_model
+    from rppg_lib.training.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
+
+    config = TrainConfig(model=model_name, epochs=1, progress=False, model_kwargs={"img_size": 36})
+    model = build_model(config)
+    optimizer = torch.optim.AdamW(model.parameters())
+    checkpoint = {
+        "format": CHECKPOINT_FORMAT, "model": model.state_dict(), "model_class": "x",
+        "optimizer": optimizer.state_dict(), "scheduler": None,
+        "scaler": torch.amp.GradScaler("cuda", enabled=False).state_dict(), "epoch": 1,
+        "rng": [{"cpu": torch.get_rng_state()}], "config": config.to_dict(), "history": [],
+        "best": {"monitor": None, "epoch": None, "value": None}, "world_size": 1,
+    }
+    for key, value in changes.items():
+        if value is None:
+            checkpoint.pop(key)
+        else:
+            checkpoint[key] = value
+    save_checkpoint(path, checkpoint)
+    return path
+
+
+def test_checkpoint_of_another_architecture_names_the_file(tmp_path):
+    from rppg_lib.inference import load_model
+    from rppg_lib.training import TrainConfig, build_model
+    from rppg_lib.training.checkpoint import load_weights
+
+    # MTTS-CAN weights (two heads) in a checkpoint whose config says TS-CAN
+    other = build_model(TrainConfig(model="mttscan", model_kwargs={"img_size": 36})).state_dict()
+    path = _tiny_checkpoint(tmp_path / "mixed.pt", "tscan", model=other)
+    with pytest.raises(ValueError, match=rf"checkpoint {re.escape(str(path))}: the model weights "
+                       r"do not fit TSCAN \(another architecture"):
+        load_model(path)
+    mttscan = build_model(TrainConfig(model="mttscan", model_kwargs={"img_size": 36}))
+    good = _tiny_checkpoint(tmp_path / "tscan.pt")
+    with pytest.raises(ValueError, match=rf"checkpoint {re.escape(str(good))}: .* fit MTTSCAN"):
+        load_weights(mttscan, good)
+
+
+def test_checkpoint_without_config_or_rng_names_the_file_and_key(tmp_path):
+    from rppg_lib.inference import load_model
+    from rppg_lib.training import ChunkDataset, TrainConfig, build_model, train
+
+    no_config = _tiny_checkpoint(tmp_path / "no_config.pt", config=None)
+    message = rf"checkpoint {re.escape(str(no_config))} lacks \['config'\]"
+    with pytest.raises(ValueError, match=message):
+        load_model(no_config)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    config = TrainConfig(model="tscan", epochs=1, batch_size=2, chunk_length=20, progress=False,
+                         checkpoint_dir=str(folder), model_kwargs={"img_size": 36})
+    rng = np.random.default_rng(0)
+    data = ChunkDataset([(rng.standard_normal((40, 6, 36, 36)).astype(np.float32),
+                          rng.standard_normal(40).astype(np.float32))], 20)
+    train(build_model(config), data, config)
+    import torch
+
+    last = folder / "last.pt"
+    state = torch.load(last, weights_only=True)
+    del state["rng"]
+    torch.save(state, last)
+    with pytest.raises(ValueError, match=rf"checkpoint {re.escape(str(last))} lacks \['rng'\]"):
+        train(build_model(config), data, config)
+
+
+def test_nan_weights_in_a_checkpoint_name_the_file(tmp_path):
+    import torch
+
+    from rppg_lib.inference import load_model
+    from rppg_lib.training import TrainConfig, build_model
+
+    weights = build_model(TrainConfig(model="tscan", model_kwargs={"img_size": 36})).state_dict()
+    weights["dense1.weight"] = torch.full_like(weights["dense1.weight"], float("nan"))
+    path = _tiny_checkpoint(tmp_path / "nan.pt", model=weights)
+    message = rf"{re.escape(str(path))} holds NaN .* \['dense1.weight'\]"
+    with pytest.raises(ValueError, match=message):
+        load_model(path)
+
+
+def test_wheel_that_is_not_a_zip_names_the_file(tmp_path):
+    from rppg_lib.inference import load_model
+
+    wheel = tmp_path / "open_rppg-0.1.1-py3-none-any.whl"
+    wheel.write_bytes(b"<html>404 not found</html>")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(wheel))} is not a readable wheel"):
+        load_model(wheel)
+
+
+def test_keras_h5_whose_model_config_is_not_json_names_the_file(tmp_path):
+    import h5py
+
+    from rppg_lib.weights import load_keras_can
+
+    path = tmp_path / "can.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = "{not json"
+    with pytest.raises(ValueError, match=rf"{re.escape(str(path))}: its 'model_config' attribute "
+                       "is not JSON"):
+        load_keras_can(path)
+
+
+# -- python -m rppg_lib.train ------------------------------------------------------------------
+
+
+def _train_yaml(tmp_path: Path, body: str = "", x=None, y=None) -> Path:
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.standard_normal((40, 6, 36, 36)).astype(np.float32)
+            if x is None else x)
+    np.save(tmp_path / "y.npy", rng.standard_normal(40).astype(np.float32) if y is None else y)
+    path = tmp_path / "run.yaml"
+    path.write_text(
+        "model: can\nepochs: 1\nbatch_size: 2\nchunk_length: 20\nprogress: false\n" + body
+        + "data:\n  kind: arrays\n  train: [{inputs: x.npy, targets: y.npy}]\n"
+    )
+    return path
+
+
+def _train_error(capsys, argv) -> str:
+    from rppg_lib.train import main
+
+    assert main(argv) == 2
+    return _one_line_error(capsys.readouterr().err, "error: ")
+
+
+def test_train_cli_malformed_yaml_is_one_line_naming_the_file(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: can\ndata: {kind: arrays\n  train: [x\n")
+    line = _train_error(capsys, ["--config", str(bad)])
+    assert f"training config {bad} is not valid YAML" in line
+
+
+def test_train_cli_checkpoint_folder_under_a_file_is_refused_before_training(
+    tmp_path, capsys, monkeypatch
+):
+    import rppg_lib.train as train_cli
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started before the checkpoint folder was checked")
+
+    monkeypatch.setattr(train_cli, "train", refuse)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    config = _train_yaml(tmp_path, f"checkpoint_dir: {blocker / 'out'}\n")
+    line = _train_error(capsys, ["--config", str(config)])
+    assert f"checkpoint_dir = {blocker / 'out'} cannot be created" in line
+
+
+def test_train_cli_truncated_npy_names_the_file(tmp_path, capsys):
+    config = _train_yaml(tmp_path)
+    data = (tmp_path / "x.npy").read_bytes()
+    (tmp_path / "x.npy").write_bytes(data[: len(data) // 2])
+    line = _train_error(capsys, ["--config", str(config)])
+    assert f"data.train[0].inputs: {tmp_path / 'x.npy'} is not a readable .npy file" in line
+
+
+def test_train_cli_nan_targets_are_named_before_training(tmp_path, capsys):
+    y = np.random.default_rng(1).standard_normal(40).astype(np.float32)
+    y[17] = np.nan
+    config = _train_yaml(tmp_path, y=y)
+    line = _train_error(capsys, ["--config", str(config)])
+    assert f"data.train[0].targets: {tmp_path / 'y.npy'} holds NaN or inf at step 17" in line
+
+
+def test_chunk_dataset_names_the_sequence_with_nan_targets():
+    from rppg_lib.training import ChunkDataset
+
+    y = np.zeros(40, dtype=np.float32)
+    y[[5, 30]] = np.inf
+    with pytest.raises(ValueError, match=r"clip s3_T1: 2 target step\(s\) hold NaN or inf, first "
+                       "at step 5"):
+        ChunkDataset([(np.zeros((40, 6, 4, 4), np.float32), y)], 20, names=["clip s3_T1"])

@@ -138,6 +138,14 @@ class ChunkDataset(Dataset):
                     f"{name} has {n_in} steps, fewer than the chunk length {self.length}; "
                     "use a shorter chunk length or leave the sequence out"
                 )
+            if isinstance(seq[1], np.ndarray) and np.issubdtype(seq[1].dtype, np.number):
+                # NaN targets make the loss NaN, which would read as a diverging learning rate
+                bad = np.flatnonzero(~np.isfinite(seq[1].reshape(n_out, -1)).all(axis=1))
+                if bad.size:
+                    raise ValueError(
+                        f"{name}: {bad.size} target step(s) hold NaN or inf, first at step "
+                        f"{int(bad[0])}; fix or leave out the sequence"
+                    )
             starts = window_starts(n_in, self.length, self.hop, tail="shift")
             index.extend((i, int(s)) for s in starts)
         self.index = index
