@@ -317,3 +317,103 @@ def test_chunk_dataset_names_the_sequence_with_nan_targets():
     with pytest.raises(ValueError, match=r"clip s3_T1: 2 target step\(s\) hold NaN or inf, first "
                        "at step 5"):
         ChunkDataset([(np.zeros((40, 6, 4, 4), np.float32), y)], 20, names=["clip s3_T1"])
+
+
+# -- the preprocessing cache -------------------------------------------------------------------
+
+
+def _cached_clip(cache_dir: Path):
+    from rppg_lib.datasets.base import Clip, Signal
+    from rppg_lib.preprocess import PreprocessConfig, preprocess_clip
+
+    frames = np.random.default_rng(0).integers(0, 256, (30, 12, 16, 3), dtype=np.uint8)
+    t = np.arange(30) / 30.0
+    clip = Clip.from_frames(frames, 30.0, clip_id="c", bvp=Signal(np.sin(2 * np.pi * t), t, "a.u."))
+    config = PreprocessConfig(crop="center", size=8, frame_depth=5, chunk_length=20)
+    return clip, config, preprocess_clip(clip, config, cache_dir, progress=False)
+
+
+def _forget_verified():
+    from rppg_lib.preprocess import storage
+
+    storage._VERIFIED.clear()  # a new process (the next notebook, the next run)
+
+
+def test_same_size_corruption_of_a_cached_array_is_never_served(tmp_path, caplog):
+    import logging
+
+    from rppg_lib.preprocess import CacheCorruptError, PreprocessedClip, preprocess_clip
+
+    clip, config, first = _cached_clip(tmp_path)
+    motion = first.path / "motion.npy"
+    good = np.load(motion).copy()
+    data = bytearray(motion.read_bytes())
+    data[-5] ^= 0xFF  # one byte flipped on disk: same size, valid header
+    motion.write_bytes(bytes(data))
+    _forget_verified()
+    with pytest.raises(CacheCorruptError, match=rf"cache entry {re.escape(str(first.path))}: "
+                       r"motion.npy does not match the SHA-256 digest .* delete"):
+        PreprocessedClip.open(first.path)  # default: digests checked on the first use
+    _forget_verified()
+    with caplog.at_level(logging.WARNING, logger="rppg_lib.preprocess"):
+        again = preprocess_clip(clip, config, tmp_path, progress=False)
+    assert "motion.npy does not match" in caplog.text and str(first.path) in caplog.text
+    assert not again.from_cache  # rebuilt, not served
+    np.testing.assert_array_equal(np.asarray(again.motion), good)
+
+
+def test_cache_entry_that_is_a_file_is_named_and_kept(tmp_path):
+    from rppg_lib.preprocess import preprocess_clip
+
+    clip, config, first = _cached_clip(tmp_path)
+    folder = first.path
+    import shutil
+
+    shutil.rmtree(folder)
+    folder.write_text("someone's notes")
+    with pytest.raises(ValueError, match=rf"cache entry {re.escape(str(folder))} is a file"):
+        preprocess_clip(clip, config, tmp_path, progress=False)
+    assert folder.read_text() == "someone's notes"
+
+
+@pytest.mark.parametrize("edit", ["drop_bytes", "drop_clip_id", "files_list"])
+def test_hand_edited_cache_manifest_is_rebuilt_with_a_warning(tmp_path, caplog, edit):
+    import logging
+
+    from rppg_lib.preprocess import CacheCorruptError, PreprocessedClip, preprocess_clip
+
+    clip, config, first = _cached_clip(tmp_path)
+    path = first.path / "manifest.json"
+    manifest = json.loads(path.read_text())
+    if edit == "drop_bytes":
+        del manifest["files"]["motion.npy"]["bytes"]
+    elif edit == "drop_clip_id":
+        del manifest["clip_id"]
+    else:
+        manifest["files"] = list(manifest["files"])
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(CacheCorruptError, match=re.escape(str(first.path))):
+        PreprocessedClip.open(first.path)
+    with caplog.at_level(logging.WARNING, logger="rppg_lib.preprocess"):
+        again = preprocess_clip(clip, config, tmp_path, progress=False)
+    assert f"cache entry {first.path} is invalid, rebuilding it" in caplog.text
+    assert not again.from_cache and again.clip_id == "c"
+
+
+def test_cache_digests_are_checked_once_per_process(tmp_path, monkeypatch):
+    from rppg_lib.preprocess import PreprocessedClip, storage
+
+    _, _, first = _cached_clip(tmp_path)
+    hashed = []
+    real = storage._file_digest
+    monkeypatch.setattr(storage, "_file_digest", lambda p, skip=0: hashed.append(p.name)
+                        or real(p, skip))
+    PreprocessedClip.open(first.path)  # just built here: its digests are known
+    assert hashed == []
+    _forget_verified()
+    PreprocessedClip.open(first.path)
+    assert sorted(hashed) == ["appearance.npy", "mask_frames.npy", "meta.npz", "motion.npy"]
+    PreprocessedClip.open(first.path)
+    assert len(hashed) == 4
+    PreprocessedClip.open(first.path, verify=True)
+    assert len(hashed) == 8
