@@ -417,3 +417,126 @@ def test_cache_digests_are_checked_once_per_process(tmp_path, monkeypatch):
     assert len(hashed) == 4
     PreprocessedClip.open(first.path, verify=True)
     assert len(hashed) == 8
+
+
+# -- dataset readers ---------------------------------------------------------------------------
+
+
+def _video(path: Path, n: int, fps: float) -> None:
+    from rppg_lib.video_io import write_video
+
+    k = np.arange(n) % 256
+    write_video(path, np.broadcast_to(k[:, None, None, None], (n, 16, 16, 3)).astype(np.uint8),
+                fps=fps)
+
+
+def test_blank_line_inside_a_ubfc_phys_bvp_file_names_file_and_line(tmp_path):
+    from rppg_lib.datasets import read_ubfc_phys
+
+    folder = tmp_path / "s1"
+    folder.mkdir()
+    _video(folder / "vid_s1_T1.avi", 14, 35.0)
+    values = [f"{v:.6f}" for v in np.arange(30) / 64.0]
+    gt = folder / "bvp_s1_T1.csv"
+    gt.write_text("\n".join(values[:12] + [""] + values[12:]) + "\n\n")  # line 13 is blank
+    with pytest.raises(ValueError, match=rf"{re.escape(str(gt))}, line 13: blank line between "
+                       "samples; skipping it would move every later sample"):
+        read_ubfc_phys(tmp_path, tasks=["T1"])
+    gt.write_text("\n" + "\n".join(values) + "\n\n")  # blank lines at the ends shift nothing
+    clip = read_ubfc_phys(tmp_path, tasks=["T1"])["s1_T1"]
+    np.testing.assert_allclose(clip.bvp.values[12], 12 / 64.0, atol=1e-6)
+
+
+def test_blank_line_inside_a_video_csv_with_a_sampling_rate_names_file_and_line(tmp_path):
+    from rppg_lib.datasets import read_video_dataset
+
+    _video(tmp_path / "v.avi", 6, 20.0)
+    csv = tmp_path / "gt.csv"
+    csv.write_text("bvp\n0\n1\n2\n\n3\n4\n5\n6\n7\n")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(csv))}, line 5: blank line"):
+        read_video_dataset(tmp_path / "v.avi", gt_csv=csv, gt_fs=40.0)
+    with pytest.raises(ValueError, match=rf"{re.escape(str(csv))}, line 5: blank line"):
+        csv.write_text("bvp\n0\n1\n2\n\n3\n4\n5\n")  # one row per frame: the same shift
+        read_video_dataset(tmp_path / "v.avi", gt_csv=csv)
+    csv.write_text("time,bvp\n0,0\n0.1,1\n\n0.2,2\n0.3,3\n")  # time stamps place each row
+    clip = read_video_dataset(tmp_path / "v.avi", gt_csv=csv)["v"]
+    np.testing.assert_allclose(clip.bvp.times, [0, 0.1, 0.2, 0.3])
+
+
+def test_ubfc_time_stamps_in_milliseconds_are_refused(tmp_path):
+    from rppg_lib.datasets import read_ubfc_rppg
+
+    folder = tmp_path / "subject1"
+    folder.mkdir()
+    _video(folder / "vid.avi", 60, 30.0)  # 2 s
+    t_ms = np.arange(0, 1983, 1000 / 64)  # 64 Hz, in ms
+    lines = [" ".join(f"{v:.6f}" for v in row) for row in (np.sin(t_ms), 70 + 0 * t_ms, t_ms)]
+    gt = folder / "ground_truth.txt"
+    gt.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(gt))}: the ground-truth time stamps "
+                       r"span 1968.8 s .* vid.avi lasts 2.00 s.*look like milliseconds"):
+        read_ubfc_rppg(tmp_path)
+    lines[2] = " ".join(f"{v:.9f}" for v in t_ms / 1000)
+    gt.write_text("\n".join(lines) + "\n")
+    assert read_ubfc_rppg(tmp_path)["subject1"].bvp.span[1] == pytest.approx(1.96875)
+
+
+def test_ground_truth_shorter_than_the_video_names_the_file(tmp_path):
+    from rppg_lib.datasets import read_ubfc_phys
+
+    folder = tmp_path / "s1"
+    folder.mkdir()
+    _video(folder / "vid_s1_T1.avi", 14, 35.0)
+    gt = folder / "bvp_s1_T1.csv"
+    gt.write_text("\n".join(f"{v:.4f}" for v in np.arange(10) / 64.0) + "\n")
+    clip = read_ubfc_phys(tmp_path, tasks=["T1"])["s1_T1"]
+    with pytest.raises(ValueError, match=rf"clip s1_T1: ground truth {re.escape(str(gt))} "
+                       r"\(a.u.\) covers"):
+        clip.bvp_at_frames()
+
+
+def _pure(root: Path, package_value, image_stamp=None) -> Path:
+    import cv2
+
+    stamps = 1392643993642815000 + 33_333_333 * np.arange(4, dtype=np.int64)
+    frames = root / "01-01" / "01-01"
+    frames.mkdir(parents=True)
+    for k, s in enumerate(stamps):
+        cv2.imwrite(str(frames / (f"Image{s}.png" if image_stamp is None else f"frame_{chr(97 + k)}.png")),
+                    np.full((8, 8, 3), k, np.uint8))
+    packages = [{"Timestamp": int(s) + d, "Value": {"waveform": 1.0, "pulseRate": 70.0}}
+                for s in stamps for d in (0, 16_000_000)]
+    packages[3]["Value"]["waveform"] = package_value
+    images = [{"Timestamp": int(s)} for s in stamps]
+    if image_stamp is not None:
+        images[2]["Timestamp"] = image_stamp
+    path = root / "01-01" / "01-01.json"
+    path.write_text(json.dumps({"/FullPackage": packages, "/Image": images}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("package_value", "image_stamp", "where"),
+    [("abc", None, r"/FullPackage\[3\].Value.waveform is 'abc', not a number"),
+     (1.0, "abc", r"/Image\[2\].Timestamp is 'abc', not an integer time stamp")],
+)
+def test_pure_value_abc_names_the_file_and_the_entry(tmp_path, package_value, image_stamp, where):
+    from rppg_lib.datasets import read_pure
+
+    path = _pure(tmp_path, package_value, image_stamp)
+    with pytest.raises(ValueError, match=rf"PURE: {re.escape(str(path))}: {where}"):
+        read_pure(tmp_path)
+
+
+def test_binary_json_and_csv_name_the_file(tmp_path):
+    from rppg_lib.datasets import read_pure, read_video_dataset
+
+    path = _pure(tmp_path / "pure", 1.0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00binary")
+    with pytest.raises(ValueError, match=rf"PURE: cannot parse {re.escape(str(path))} as JSON"):
+        read_pure(tmp_path / "pure")
+    _video(tmp_path / "v.avi", 6, 20.0)
+    csv = tmp_path / "gt.csv"
+    csv.write_bytes(b"\xff\xfe\x00\x81bvp\x00\x9f\n\x00\xc3\x28")
+    with pytest.raises(ValueError, match=rf"cannot parse the CSV {re.escape(str(csv))}"):
+        read_video_dataset(tmp_path / "v.avi", gt_csv=csv)
