@@ -502,8 +502,9 @@ def _pure(root: Path, package_value, image_stamp=None) -> Path:
     frames = root / "01-01" / "01-01"
     frames.mkdir(parents=True)
     for k, s in enumerate(stamps):
-        cv2.imwrite(str(frames / (f"Image{s}.png" if image_stamp is None else f"frame_{chr(97 + k)}.png")),
-                    np.full((8, 8, 3), k, np.uint8))
+        # without an image stamp the frame names carry no number: /Image gives the times
+        name = f"Image{s}.png" if image_stamp is None else f"frame_{chr(97 + k)}.png"
+        cv2.imwrite(str(frames / name), np.full((8, 8, 3), k, np.uint8))
     packages = [{"Timestamp": int(s) + d, "Value": {"waveform": 1.0, "pulseRate": 70.0}}
                 for s in stamps for d in (0, 16_000_000)]
     packages[3]["Value"]["waveform"] = package_value
