@@ -541,3 +541,21 @@ def test_binary_json_and_csv_name_the_file(tmp_path):
     csv.write_bytes(b"\xff\xfe\x00\x81bvp\x00\x9f\n\x00\xc3\x28")
     with pytest.raises(ValueError, match=rf"cannot parse the CSV {re.escape(str(csv))}"):
         read_video_dataset(tmp_path / "v.avi", gt_csv=csv)
+
+
+# -- estimators --------------------------------------------------------------------------------
+
+
+def test_snr_refuses_a_heart_rate_above_nyquist_and_a_band_beyond_it():
+    from rppg_lib.metrics import snr
+
+    fs = 4.0  # Nyquist 2 Hz = 120 bpm
+    t = np.arange(int(30 * fs)) / fs
+    x = np.sin(2 * np.pi * 1.0 * t)
+    assert snr(x, fs, 60.0, low=0.5, high=2.0) > 20  # 1 Hz pulse, well inside
+    with pytest.raises(ValueError, match=r"hr_bpm = 150.0 bpm \(2.5 Hz\) is at or above the "
+                       r"Nyquist frequency 2 Hz"):
+        snr(x, fs, 150.0, low=0.5, high=2.0)  # used to return -inf
+    with pytest.raises(ValueError, match=r"SNR band \(low, high\) = \(0.7, 4.0\) Hz must .* "
+                       r"<= Nyquist = 2 Hz"):
+        snr(x, fs, 60.0)  # the default band (0.7, 4) Hz reaches past 2 Hz
