@@ -26,10 +26,12 @@ import contextlib
 import datetime as _dt
 import os
 import re
+import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tqdm.auto import tqdm
 from traitlets.config import Config
@@ -293,19 +295,27 @@ def run(
         for stem in bar:
             bar.set_postfix_str(stem)
             executed = run_dir / "notebooks" / f"{stem}.ipynb"
+            interrupted = False
             with Stopwatch() as clock:
                 try:
                     _execute(
                         sources[stem], executed, injected[stem], nb_dir, kernel_name, start_timeout
                     )
+                except Exception as err:  # any failure of the notebook or its kernel
+                    # Ctrl-C reaches the kernel too (same process group): its cell then fails
+                    # with KeyboardInterrupt, which is an interruption, not a failing notebook
+                    if getattr(err, "ename", None) != "KeyboardInterrupt":
+                        failure = _failure(stem, sources[stem], executed, err)
+                    else:
+                        interrupted = True
                 except KeyboardInterrupt:
+                    interrupted = True
+                if interrupted:
                     manifest["status"] = "interrupted"
                     manifest["interrupted_notebook"] = stem
                     manifest["timings_seconds"][stem] = round(clock.seconds, 3)
                     _finish(manifest, run_dir, total.seconds)
-                    raise RunInterrupted(run_dir, stem) from None
-                except Exception as err:  # any failure of the notebook or its kernel
-                    failure = _failure(stem, sources[stem], executed, err)
+                    raise RunInterrupted(run_dir, stem)
             manifest["timings_seconds"][stem] = round(clock.seconds, 3)
             if failure is not None:
                 break
@@ -336,31 +346,55 @@ def _execute(
 ) -> None:
     import papermill
 
-    papermill.execute_notebook(
-        str(source),
-        str(executed),
-        parameters=parameters,
-        kernel_name=kernel_name,
-        cwd=str(cwd),
-        progress_bar=False,
-        start_timeout=start_timeout,
-        config=_kernel_config(),
-    )
+    # The kernel's own stderr (its log lines) is held back and passed on once the notebook
+    # ends; after Ctrl-C it is dropped: the kernel, shut down mid-cell, logs a traceback of its
+    # closed sockets that would bury the one-line message of the interruption.
+    with tempfile.TemporaryFile() as kernel_stderr:
+        interrupted = False
+        try:
+            papermill.execute_notebook(
+                str(source),
+                str(executed),
+                parameters=parameters,
+                kernel_name=kernel_name,
+                cwd=str(cwd),
+                progress_bar=False,
+                start_timeout=start_timeout,
+                config=_kernel_config(kernel_stderr),
+            )
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        finally:
+            if not interrupted:
+                kernel_stderr.seek(0)
+                text = kernel_stderr.read().decode("utf-8", errors="replace")
+                if text:
+                    sys.stderr.write(text)
 
 
-def _kernel_config() -> Config:
-    """Kernel-manager settings: CurveZMQ encryption of the local kernel traffic where possible.
+def _kernel_config(stderr: IO[bytes] | None = None) -> Config:
+    """Kernel-manager settings: CurveZMQ encryption of the local kernel traffic where possible,
+    and the kernel's stderr sent to the file ``stderr`` (None: inherited).
 
     jupyter_client >= 8.10 provisions keys with ``transport_encryption="auto"`` for kernels that
     declare support (ipykernel does); this also stops ipykernel's plain-TCP warning on every
     start. Older jupyter_client versions, or pyzmq without Curve, keep their defaults.
     """
     import zmq
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager, KernelManager
 
     config = Config()
     if "transport_encryption" in KernelManager.class_trait_names() and zmq.has("curve"):
         config.KernelManager.transport_encryption = "auto"
+    if stderr is not None:
+
+        class _KernelManager(AsyncKernelManager):
+            async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+                kw.setdefault("stderr", stderr)
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+
+        config.NotebookClient.kernel_manager_class = _KernelManager
     return config
 
 

@@ -5,7 +5,12 @@ shifted series or a corrupt cache entry being served."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -559,3 +564,52 @@ def test_snr_refuses_a_heart_rate_above_nyquist_and_a_band_beyond_it():
     with pytest.raises(ValueError, match=r"SNR band \(low, high\) = \(0.7, 4.0\) Hz must .* "
                        r"<= Nyquist = 2 Hz"):
         snr(x, fs, 60.0)  # the default band (0.7, 4) Hz reaches past 2 Hz
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="sends SIGINT to a process group")
+def test_ctrl_c_in_a_real_run_is_one_line_and_the_report_is_marked(tmp_path):
+    """A real kernel, a real SIGINT to the command's process group (what a terminal sends)."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    marker = tmp_path / "cell_started"
+    nb = new_notebook(metadata=KERNELSPEC)
+    nb.cells = [
+        new_code_cell("run_dir = None  # set by the runner", metadata={"tags": ["parameters"]}),
+        new_code_cell(f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\n"
+                      "time.sleep(120)"),
+    ]
+    nbformat.write(nb, folder / "00_sleep.ipynb")
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "p.yaml").write_text("notebooks: [00_sleep]\n")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "rppg_lib.cli", "run", "--params",
+               str(tmp_path / "params" / "p.yaml"), "--out", str(out), "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), process.communicate(timeout=10)
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    line = _one_line_error(err, "rppg run: interrupted (Ctrl-C) during notebook 00_sleep")
+    assert "is marked interrupted" in line
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+
+
+def test_rppg_cli_prints_user_errors_on_one_line(tmp_path, capsys):
+    params = tmp_path / "p.yaml"
+    params.write_text("notebooks: [00_a\nparameters: {seed: 0\n")  # PyYAML's message: 6 lines
+    assert main(["run", "--params", str(params), "--out", str(tmp_path / "o")]) == 2
+    line = _one_line_error(capsys.readouterr().err, "rppg run: error: params file ")
+    assert f"{params} is not valid YAML" in line
+    folder = tmp_path / "dir.yaml"
+    folder.mkdir()
+    assert main(["run", "--params", str(folder)]) == 2
+    assert f"params file not found: {folder}" in _one_line_error(capsys.readouterr().err,
+                                                                 "rppg run: error:")
