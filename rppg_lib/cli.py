@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_line(err: BaseException) -> str:
-    """The message of ``err`` on one line (OSError without text: its type and file name)."""
+    """The message of ``err`` on one line (an exception without text: its type name)."""
     text = " ".join(str(err).split())
     return text or type(err).__name__
 

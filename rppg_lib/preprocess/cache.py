@@ -165,6 +165,7 @@ def load_or_build(
         build(tmp)
         try:
             os.replace(tmp, folder)
+            mark_verified(folder)  # its digests were computed from the data just written
         except OSError:
             if not folder.is_dir():
                 raise
@@ -174,5 +175,4 @@ def load_or_build(
         with contextlib.suppress(OSError):
             shutil.rmtree(tmp)
         raise
-    mark_verified(folder)  # its digests were computed from the data just written
     return PreprocessedClip.open(folder)
