@@ -212,7 +212,7 @@ def _file_digest(path: Path, skip: int = 0) -> str:
 
 # Entries whose digests this process has checked: (folder, manifest mtime_ns, manifest size).
 # A same-size corruption of a file (a flipped byte on disk, an edit) passes every size and
-# header check; its SHA-256 digest does not. Hashing runs at about 1 ms per MB (measured by
+# header check; its SHA-256 digest does not. Hashing runs at 1-2 ms per MB (measured by
 # benchmarks/bench_cache_verify.py), so each entry is hashed once per process, on first use.
 _VERIFIED: set[tuple[str, int, int]] = set()
 
