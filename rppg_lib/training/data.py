@@ -242,6 +242,13 @@ def clip_sequence(clip: Any, targets: str = "pulse") -> tuple[ClipFrames, np.nda
     return inputs, labels
 
 
+def _clip_name(clip: Any, index: int) -> str:
+    """``clip <id>``, and the cache entry it was read from when there is one (error messages)."""
+    name = f"clip {getattr(clip, 'clip_id', index)}"
+    path = getattr(clip, "path", None)
+    return f"{name} ({path})" if path is not None else name
+
+
 def chunks_from_clips(
     clips: Sequence[Any],
     chunk_length: int,
@@ -264,7 +271,7 @@ def chunks_from_clips(
                     f"{name} = {value} frames must be a multiple of frame_depth = {frame_depth}"
                 )
     sequences = [clip_sequence(c, targets) for c in clips]
-    names = [f"clip {getattr(c, 'clip_id', i)}" for i, c in enumerate(clips)]
+    names = [_clip_name(c, i) for i, c in enumerate(clips)]
     return ChunkDataset(sequences, chunk_length, hop, collate="concat", names=names)
 
 
