@@ -2,7 +2,9 @@
 
 Every checkpoint, cache and report in the suite is written through these helpers: the data go to a
 temporary file in the destination folder, are flushed to disk, and the temporary file is renamed
-over the destination (``os.replace`` is atomic on POSIX and Windows).
+over the destination (``os.replace`` is atomic on POSIX and Windows). The file gets the mode a
+plain ``open(path, "w")`` would give it (0666 less the umask), not ``mkstemp``'s private 0600: a
+report or checkpoint is meant to be read by colleagues where the umask allows it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,24 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+
+def current_umask() -> int:
+    """The process's file-mode creation mask (e.g. 0o022), read without changing it.
+
+    Linux exposes it in ``/proc/self/status``; elsewhere it is set and restored at once (a
+    brief race only with threads that create files at that moment).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _check_writable_folder(path: Path) -> None:
@@ -39,6 +59,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as handle:
+            if hasattr(os, "fchmod"):  # POSIX; mkstemp creates 0600 whatever the umask
+                os.fchmod(handle.fileno(), 0o666 & ~current_umask())
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

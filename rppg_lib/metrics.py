@@ -156,14 +156,24 @@ def snr(
     ``db="amplitude"`` gives 20·log10(S / N), what the Benefit-of-Distraction release printed
     (MATLAB ``mag2db`` on a power ratio: every figure doubled). When both harmonic intervals lie
     inside [low, high], N = A − S with A the band power, the release's formula. S = 0 gives −inf,
-    N = 0 gives +inf.
+    N = 0 gives +inf. A heart rate whose frequency is at or above the Nyquist frequency fs/2 (not
+    in the spectrum at all), or a band reaching beyond it, raises ValueError naming the parameter.
     """
     fs = check_fs(fs)
     hr_bpm = check_positive(hr_bpm, "hr_bpm")
     tolerance_hz = check_positive(tolerance_hz, "tolerance_hz")
     check_choice(db, "db", ("power", "amplitude"))
-    if not 0 <= low < high:
-        raise ValueError(f"SNR band ({show(low)}, {show(high)}) Hz must satisfy 0 <= low < high")
+    nyquist = fs / 2.0
+    if not 0 <= low < high <= nyquist:
+        raise ValueError(
+            f"SNR band (low, high) = ({show(low)}, {show(high)}) Hz must satisfy 0 <= low < high "
+            f"<= Nyquist = {nyquist:g} Hz (fs = {fs:g} Hz)"
+        )
+    if hr_bpm / 60.0 >= nyquist:
+        raise ValueError(
+            f"hr_bpm = {show(hr_bpm)} bpm ({hr_bpm / 60.0:g} Hz) is at or above the Nyquist "
+            f"frequency {nyquist:g} Hz of fs = {fs:g} Hz: the pulse cannot be in this spectrum"
+        )
     freqs, power = power_spectrum(x, fs, nfft=nfft)
     f0 = hr_bpm / 60.0
     harmonic = (np.abs(freqs - f0) <= tolerance_hz) | (np.abs(freqs - 2.0 * f0) <= tolerance_hz)

@@ -56,12 +56,12 @@ def arrays_datasets(
     """Training and validation chunk datasets from the ``kind: arrays`` data section; relative
     paths are read from ``base`` (the YAML file's folder). Arrays are memory-mapped."""
 
-    def load(entries: Any, section: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    def load(entries: Any, section: str) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[str]]:
         if isinstance(entries, dict):
             entries = [entries]
         if not isinstance(entries, list) or not entries:
             raise ValueError(f"data.{section} must be a list of {{inputs, targets}} entries")
-        pairs = []
+        pairs, names = [], []
         for k, entry in enumerate(entries):
             if not isinstance(entry, dict) or set(entry) != {"inputs", "targets"}:
                 raise ValueError(
@@ -73,18 +73,50 @@ def arrays_datasets(
                 path = base / entry[key]
                 if not path.is_file():
                     raise FileNotFoundError(f"data.{section}[{k}].{key}: file not found: {path}")
-                arrays.append(np.load(path, mmap_mode="r"))
+                arrays.append(_load_finite(path, f"data.{section}[{k}].{key}"))
             pairs.append(tuple(arrays))
-        return pairs
+            names.append(f"data.{section}[{k}] ({base / entry['targets']})")
+        return pairs, names
 
     hop = config.chunk_hop
     collate = _collate_for(config)
-    train_set = ChunkDataset(load(data.get("train"), "train"), config.chunk_length, hop,
-                             collate=collate)
+    pairs, names = load(data.get("train"), "train")
+    train_set = ChunkDataset(pairs, config.chunk_length, hop, collate=collate, names=names)
     val_set = None
     if data.get("val") is not None:
-        val_set = ChunkDataset(load(data["val"], "val"), config.chunk_length, hop, collate=collate)
+        pairs, names = load(data["val"], "val")
+        val_set = ChunkDataset(pairs, config.chunk_length, hop, collate=collate, names=names)
     return train_set, val_set
+
+
+def _load_finite(path: Path, where: str, block: int = 256) -> np.ndarray:
+    """``np.load(path, mmap_mode="r")``, with ValueError naming ``where`` and the file for an
+    unreadable (e.g. truncated) file or a NaN/inf value; scanned ``block`` steps at a time so
+    that a memory-mapped file is never read whole into memory."""
+    try:
+        array = np.load(path, mmap_mode="r")
+    except (OSError, ValueError, EOFError) as err:
+        raise ValueError(f"{where}: {path} is not a readable .npy file: {err}") from None
+    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"{where}: {path} holds no numeric array")
+    for start in range(0, len(array), block):
+        part = np.asarray(array[start : start + block])
+        bad = ~np.isfinite(part.reshape(len(part), -1)).all(axis=1)
+        if bad.any():
+            step = start + int(np.argmax(bad))
+            raise ValueError(f"{where}: {path} holds NaN or inf at step {step} (axis 0)")
+    return array
+
+
+def _check_checkpoint_dir(folder: Path) -> None:
+    """Create the checkpoint folder now, so that a folder that cannot be made (a file in its
+    path, no permission) is named before training rather than after the first epoch."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"checkpoint_dir = {folder} cannot be created: {err}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"checkpoint_dir = {folder} is not writable")
 
 
 def run_from_yaml(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainResult:
@@ -93,11 +125,17 @@ def run_from_yaml(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"training config file not found: {path}")
-    values = yaml.safe_load(path.read_text()) or {}
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        detail = " ".join(str(err).split())
+        raise ValueError(f"training config {path} is not valid YAML: {detail}") from None
     if not isinstance(values, dict) or not isinstance(values.get("data"), dict):
         raise ValueError(f"{path} must be a YAML mapping with a 'data' section")
     data = values.pop("data")
     config = TrainConfig.from_dict({**values, **(overrides or {})})
+    if config.checkpoint_dir is not None and os.environ.get("RANK", "0") == "0":
+        _check_checkpoint_dir(Path(config.checkpoint_dir))
     kind = data.get("kind")
     base = path.parent
     validate = None
@@ -140,9 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides["progress"] = False
     try:
         result = run_from_yaml(args.config, overrides)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ValueError, OSError) as err:  # a user's error: one line, no traceback
+        print(f"error: {' '.join(str(err).split()) or type(err).__name__}", file=sys.stderr)
         return 2
+
     if result.history and os.environ.get("RANK", "0") == "0":
         last = result.history[-1]
         log.info(

@@ -33,3 +33,23 @@ def test_output_folder_that_cannot_be_created_is_named(tmp_path):
     blocker.write_text("a file where a folder should be")
     with pytest.raises(PermissionError, match="not_a_folder"):
         atomic_write_text(blocker / "x.txt", "data")
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="file modes are POSIX")
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_writes_get_the_umask_mode(tmp_path, umask, mode):
+    # mkstemp alone makes 0600 files: a shared report would be unreadable to colleagues
+    old = os.umask(umask)
+    try:
+        paths = [
+            atomic_write_text(tmp_path / "report.txt", "x"),
+            atomic_write_json(tmp_path / "metrics.json", {"a": 1}),
+            atomic_write_with(tmp_path / "weights.pt", lambda f: f.write(b"\0")),
+        ]
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")  # what open() gives under this umask
+    finally:
+        os.umask(old)
+    assert oct(plain.stat().st_mode & 0o777) == oct(mode)
+    for path in paths:
+        assert oct(path.stat().st_mode & 0o777) == oct(mode), path.name

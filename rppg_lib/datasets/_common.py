@@ -18,6 +18,7 @@ __all__ = [
     "read_column",
     "read_csv_table",
     "check_no_clips",
+    "check_no_blank_lines",
 ]
 
 
@@ -97,9 +98,32 @@ def _is_float(token: str) -> bool:
     return True
 
 
+def check_no_blank_lines(path: Path) -> None:
+    """ValueError naming ``path`` and the line of a blank line between data lines.
+
+    In a file of one sample per line at a known rate, a dropped blank line would move every
+    later sample one period earlier; blank lines at the start or end shift nothing.
+    """
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        lines = handle.read().splitlines()
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    if not filled:
+        return
+    blank = [i + 1 for i in range(filled[0], filled[-1]) if not lines[i].strip()]
+    if blank:
+        more = f" (and {len(blank) - 1} more)" if len(blank) > 1 else ""
+        raise ValueError(
+            f"{path}, line {blank[0]}{more}: blank line between samples; skipping it would move "
+            "every later sample one sample period earlier: delete the line, or write nan there "
+            "for a missing sample"
+        )
+
+
 def read_column(path: Path) -> np.ndarray:
-    """A one-column numeric file (one value per line, optional text header) as (N,) float64."""
+    """A one-column numeric file (one value per line, optional text header) as (N,) float64.
+    A blank line between values is an error (:func:`check_no_blank_lines`)."""
     rows = read_numbers(path, allow_header=True)
+    check_no_blank_lines(path)
     wide = [i for i, r in enumerate(rows) if r.size != 1]
     if wide:
         raise ValueError(
@@ -115,7 +139,7 @@ def read_csv_table(path: Path) -> pd.DataFrame:
         raise FileNotFoundError(f"ground-truth CSV not found: {path}")
     try:
         table = pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError) as err:
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ValueError(f"cannot parse the CSV {path}: {err}") from None
     table.columns = [str(c).strip() for c in table.columns]
     if table.empty:

@@ -44,12 +44,14 @@ class Signal:
     """A ground-truth series with its own clock.
 
     ``values`` (N,) in ``unit``; ``times`` (N,) seconds on the same clock as ``Clip.frame_times``,
-    strictly increasing. Both are stored as read-only float64 arrays; N >= 2.
+    strictly increasing. Both are stored as read-only float64 arrays; N >= 2. ``source``: the
+    file the series was read from (None when not from a file), named in error messages.
     """
 
     values: np.ndarray
     times: np.ndarray
     unit: str
+    source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         values = np.array(self.values, dtype=np.float64)
@@ -75,6 +77,8 @@ class Signal:
         strictly_increasing(times, "Signal times")
         if not isinstance(self.unit, str):
             raise ValueError(f"Signal unit must be a string, got {self.unit!r}")
+        if self.source is not None:
+            object.__setattr__(self, "source", str(self.source))
         values.flags.writeable = False
         times.flags.writeable = False
         object.__setattr__(self, "values", values)
@@ -241,8 +245,9 @@ class Clip:
         t0, t1 = signal.span
         f0, f1 = float(self.frame_times[0]), float(self.frame_times[-1])
         if f0 < t0 - tol or f1 > t1 + tol:
+            origin = f"ground truth {signal.source}" if signal.source else "ground truth"
             raise ValueError(
-                f"clip {self.clip_id}: ground truth ({signal.unit}) covers {t0:.4f}–{t1:.4f} s but "
+                f"clip {self.clip_id}: {origin} ({signal.unit}) covers {t0:.4f}–{t1:.4f} s but "
                 f"the frames span {f0:.4f}–{f1:.4f} s (tolerance {tol:.4f} s): "
                 f"{max(t0 - f0, 0.0):.4f} s missing at the start and {max(f1 - t1, 0.0):.4f} s at "
                 "the end; use clip.subclip(start, stop) to keep the covered frames"

@@ -77,7 +77,7 @@ def signal_from_samples(
         values, times = values[keep], times[keep]
     if values.size < 2:
         raise ValueError(f"{what} has {values.size} usable sample(s); at least 2 are needed")
-    return Signal(values, times, unit)
+    return Signal(values, times, unit, source=str(source))
 
 
 def _list(arr: np.ndarray, fmt: str = "{}", limit: int = 10) -> str:

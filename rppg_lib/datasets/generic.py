@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..video_io import IMAGE_EXTENSIONS, ImageFileFrames, list_image_files, natural_key
-from ._common import check_no_clips, read_csv_table, video_clock
+from ._common import check_no_blank_lines, check_no_clips, read_csv_table, video_clock
 from .base import Clip, uniform_times
 from .checks import numbered_frame_times, signal_from_samples
 from .collection import Dataset
@@ -72,20 +72,28 @@ def read_ground_truth_csv(
                              f"[0, {frame_times.size - 1}], got values in "
                              f"[{np.nanmin(frames)}, {np.nanmax(frames)}]")
         times = frame_times[frames.astype(np.int64)]
-    elif gt_fs is not None:
-        times = uniform_times(n_rows, gt_fs)
-    elif n_rows == frame_times.size:
-        times = frame_times
     else:
-        raise ValueError(
-            f"{path} has {n_rows} rows but the video has {frame_times.size} frames, and neither "
-            "a 'time' (s) nor a 'frame' column nor gt_fs says when its samples were taken"
-        )
+        times = _times_by_position(path, n_rows, frame_times, gt_fs)
     return {
         name: signal_from_samples(table[name].to_numpy(), times, GT_COLUMNS[name], source=path,
                                   name=f"column {name!r}", nan_policy=nan_policy)
         for name in present
     }
+
+
+def _times_by_position(
+    path: Path, n_rows: int, frame_times: np.ndarray, gt_fs: float | None
+) -> np.ndarray:
+    """Sample times of a CSV without time or frame column: row k at k / gt_fs, or at frame k."""
+    check_no_blank_lines(path)  # rows are placed by their position: none may be skipped
+    if gt_fs is not None:
+        return uniform_times(n_rows, gt_fs)
+    if n_rows == frame_times.size:
+        return frame_times
+    raise ValueError(
+        f"{path} has {n_rows} rows but the video has {frame_times.size} frames, and neither "
+        "a 'time' (s) nor a 'frame' column nor gt_fs says when its samples were taken"
+    )
 
 
 def _clip(source: Path, frame_times: np.ndarray, fps: float, n: int, gt_csv: Path | None,

@@ -38,8 +38,8 @@ def _load_json(path: Path) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"PURE: cannot parse {path}: {err}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"PURE: cannot parse {path} as JSON: {err}") from None
     if not isinstance(data, dict) or "/FullPackage" not in data:
         raise ValueError(f"PURE: {path} has no '/FullPackage' list")
     return data
@@ -47,15 +47,20 @@ def _load_json(path: Path) -> dict[str, Any]:
 
 def _package_series(data: dict, path: Path, key: str) -> tuple[np.ndarray, np.ndarray]:
     stamps, values = [], []
-    for i, entry in enumerate(data["/FullPackage"]):
+    packages = data["/FullPackage"]
+    if not isinstance(packages, list):
+        raise ValueError(f"PURE: {path}: /FullPackage is not a list")
+    for i, entry in enumerate(packages):
         try:
-            stamps.append(int(entry["Timestamp"]))
+            stamp = entry["Timestamp"]
             value = entry["Value"][key]
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError):
             raise ValueError(
                 f"PURE: {path}: /FullPackage[{i}] lacks Timestamp or Value.{key}"
             ) from None
-        values.append(np.nan if value is None else float(value))
+        stamps.append(_integer(stamp, path, f"/FullPackage[{i}].Timestamp"))
+        values.append(np.nan if value is None else _number(value, path,
+                                                              f"/FullPackage[{i}].Value.{key}"))
     if not stamps:
         raise ValueError(f"PURE: {path}: /FullPackage is empty")
     return np.asarray(stamps, dtype=np.int64), np.asarray(values, dtype=np.float64)
@@ -72,7 +77,40 @@ def _frame_stamps(files: list[Path], data: dict, json_path: Path) -> np.ndarray:
             f"PURE: frame names in {files[0].parent} carry no time stamps and {json_path} lists "
             f"{count} /Image time stamps for {len(files)} frames"
         )
-    return np.asarray([int(e["Timestamp"]) for e in images], dtype=np.int64)
+    stamps = []
+    for i, entry in enumerate(images):
+        if not isinstance(entry, dict) or "Timestamp" not in entry:
+            raise ValueError(f"PURE: {json_path}: /Image[{i}] has no Timestamp")
+        stamps.append(_integer(entry["Timestamp"], json_path, f"/Image[{i}].Timestamp"))
+    return np.asarray(stamps, dtype=np.int64)
+
+
+def _number(value: Any, path: Path, where: str) -> float:
+    """``value`` as a float; ValueError naming the file and the JSON location otherwise
+    (a string such as "abc", a list, true/false)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            if not isinstance(value, str):
+                raise ValueError
+            return float(value)
+        except ValueError:
+            raise ValueError(f"PURE: {path}: {where} is {value!r}, not a number") from None
+    return float(value)
+
+
+def _integer(value: Any, path: Path, where: str) -> int:
+    """A time stamp in ns as an int (exact: never through a float, which keeps only about 16 of
+    its 19 digits); ValueError naming the file and the JSON location otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    elif isinstance(value, float) and np.isfinite(value) and value == int(value):
+        return int(value)
+    raise ValueError(f"PURE: {path}: {where} is {value!r}, not an integer time stamp in ns")
 
 
 def read_pure(

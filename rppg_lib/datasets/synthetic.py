@@ -70,8 +70,8 @@ def read_json(path: Path) -> Any:
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"cannot parse {path}: {err}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"cannot parse {path} as JSON: {err}") from None
 
 
 def clip_is_complete(folder: Path, params: dict | None = None) -> bool:

@@ -76,6 +76,35 @@ def _ubfc1_ground_truth(path: Path, nan_policy: str) -> tuple[Signal, Signal]:
     return bvp, hr
 
 
+# Ground truth may run a little past the video (UBFC's oximeter is started first and stopped
+# last); a span many times the video's, or a tiny fraction of it, means the time stamps are in
+# the wrong unit (milliseconds read as seconds, or the reverse).
+_SPAN_RATIO_LIMIT = 10.0
+
+
+def _check_time_unit(signal: Signal, path: Path, video: Path, duration: float) -> None:
+    """ValueError naming ``path`` when its time stamps cannot be seconds on ``video``'s clock."""
+    t0, t1 = signal.span
+    span = t1 - t0
+    if span > _SPAN_RATIO_LIMIT * duration + 10.0:
+        hint = ""
+        if abs(span / 1000.0 - duration) <= 0.5 * duration:
+            hint = (f"; divided by 1000 they would span {span / 1000:.2f} s: they look like "
+                    "milliseconds, and the time line must be in seconds")
+        raise ValueError(
+            f"{path}: the ground-truth time stamps span {span:.1f} s ({t0:g} to {t1:g}) but "
+            f"{video.name} lasts {duration:.2f} s{hint}"
+        )
+    # shorter ground truth is legitimate (Clip.at_frames names what is missing), unless it is
+    # exactly the video's length in the wrong unit
+    if duration > 1.0 and abs(span * 1000.0 - duration) <= 0.5 * duration:
+        raise ValueError(
+            f"{path}: the ground-truth time stamps span {span:.4f} s but {video.name} lasts "
+            f"{duration:.2f} s; multiplied by 1000 they would fit: they look like seconds where "
+            "milliseconds are expected"
+        )
+
+
 def read_ubfc_rppg(
     root: str | os.PathLike,
     *,
@@ -111,6 +140,7 @@ def read_ubfc_rppg(
             raise FileNotFoundError(
                 f"UBFC-rPPG: {folder} has {video.name} but neither ground_truth.txt nor gtdump.xmp"
             )
+        _check_time_unit(bvp, gt2 if task == "dataset2" else gt1, video, n / rate)
         clips.append(Clip(folder.name, folder.name, task, video, rate, n, frame_times,
                           bvp=bvp, hr=hr))
     check_no_clips(clips, root, "UBFC-rPPG", "sub-folders holding vid.avi and ground_truth.txt")

@@ -10,8 +10,10 @@ PreprocessConfig. Change any of them and the key changes, so the old entry is si
 
 An entry is built in a temporary folder next to it and renamed into place when complete (a rename
 is atomic), so a crash never leaves a half-written entry under the real name; on load the manifest
-is checked against every file (``storage.read_entry``) and an invalid entry is rebuilt with a
-warning.
+is checked against every file (``storage.read_entry``: sizes and headers every time, SHA-256
+digests on the entry's first use in a process) and an invalid entry (truncated, corrupted on disk,
+hand-edited manifest) is rebuilt with a warning naming it. A plain file where an entry folder
+should be is refused (ValueError naming it) rather than deleted.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import numpy as np
 
 from rppg_lib.preprocess.config import PreprocessConfig
 from rppg_lib.preprocess.result import PreprocessedClip
-from rppg_lib.preprocess.storage import FORMAT_VERSION, CacheCorruptError
+from rppg_lib.preprocess.storage import FORMAT_VERSION, CacheCorruptError, mark_verified
 
 __all__ = [
     "CACHE_VERSION",
@@ -132,16 +134,22 @@ def _remove_stale_temporaries(folder: Path) -> None:
 
 
 def load_or_build(
-    folder: Path, build: Callable[[Path], Any], *, verify: bool = False
+    folder: Path, build: Callable[[Path], Any], *, verify: bool | None = None
 ) -> PreprocessedClip:
     """The entry at ``folder``, loaded (memory-mapped, ``from_cache=True``) when it is valid,
     else built by ``build(temporary_folder)`` and renamed into place.
 
-    An invalid entry (truncated, half-written, corrupt; ``verify`` also checks digests) is
-    removed and rebuilt with a warning. When another process completes the same entry first, its
-    entry is used and ours discarded.
+    An invalid entry (truncated, half-written, corrupt) is removed and rebuilt with a warning.
+    Digests are checked with ``verify=True`` always, with None (default) on the entry's first use
+    in this process. When another process completes the same entry first, its entry is used and
+    ours discarded. ValueError when ``folder`` is a file (it is not deleted).
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(
+            f"cache entry {folder} is a file, not a folder: remove it (or choose another "
+            "cache_dir) and the clip is preprocessed again"
+        )
     if folder.exists():
         try:
             clip = PreprocessedClip.open(folder, verify=verify)
@@ -157,6 +165,7 @@ def load_or_build(
         build(tmp)
         try:
             os.replace(tmp, folder)
+            mark_verified(folder)  # its digests were computed from the data just written
         except OSError:
             if not folder.is_dir():
                 raise

@@ -64,15 +64,16 @@ def preprocess_clip(
     cache_dir: str | os.PathLike | None = None,
     *,
     progress: bool = True,
-    verify_cache: bool = False,
+    verify_cache: bool | None = None,
 ) -> PreprocessedClip:
     """Preprocess a ``rppg_lib.datasets.Clip``: its frames, ``bvp``/``resp`` labels resampled to
     the frame times, its ``face_boxes`` for ``crop="box"``.
 
     With ``cache_dir`` the result is stored there (see ``cache``) and later calls with the same
     source, ground truth and config load it instead of recomputing (``from_cache`` True); frame
-    arrays are then memory maps, so long clips need little memory. ``verify_cache`` checks every
-    cached byte against its digest. Without ``cache_dir`` everything stays in memory.
+    arrays are then memory maps, so long clips need little memory. Every cached byte is checked
+    against its digest on the entry's first use in this process (``verify_cache`` None), on
+    every use (True) or never (False). Without ``cache_dir`` everything stays in memory.
 
     Raises ValueError when the video decodes to a different number of frames than the clip
     claims, and for every error of ``preprocess_frames``.
@@ -155,7 +156,7 @@ class PreprocessedDataset:
         )
 
 
-def _worker(clip: Any, cfg: PreprocessConfig, cache_dir: str, verify: bool) -> str:
+def _worker(clip: Any, cfg: PreprocessConfig, cache_dir: str, verify: bool | None) -> str:
     """Process-pool task: build or validate one cache entry; returns its folder (the arrays stay
     on disk instead of being pickled back)."""
     return str(preprocess_clip(clip, cfg, cache_dir, progress=False, verify_cache=verify).path)
@@ -168,7 +169,7 @@ def preprocess_dataset(
     *,
     workers: int = 0,
     progress: bool = True,
-    verify_cache: bool = False,
+    verify_cache: bool | None = None,
 ) -> PreprocessedDataset:
     """Preprocess many clips (a ``Dataset`` or an iterable of ``Clip``), with an overall progress
     bar and one per clip (serial mode).
@@ -221,7 +222,8 @@ def preprocess_dataset(
                     folder = future.result()
                 except Exception as err:
                     raise RuntimeError(f"preprocessing clip {clip_id!r} failed: {err}") from err
-                results[clip_id] = PreprocessedClip.open(folder)
+                # the worker checked or wrote its digests: no second hashing here
+                results[clip_id] = PreprocessedClip.open(folder, verify=False)
                 bar.update()
     bar.close()
     return _account(clip_list, results, cfg)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from rppg_lib.preprocess.storage import read_entry
+from rppg_lib.preprocess.storage import CacheCorruptError, read_entry
 from rppg_lib.validation import check_positive_int
 
 __all__ = ["PreprocessedClip", "chunks"]
@@ -129,11 +129,29 @@ class PreprocessedClip:
         )
 
     @classmethod
-    def open(cls, folder: str | os.PathLike, verify: bool = False) -> PreprocessedClip:
+    def open(cls, folder: str | os.PathLike, verify: bool | None = None) -> PreprocessedClip:
         """Open a clip folder written by the pipeline; frame arrays are read-only memory maps.
-        ``verify`` checks every file's digest. Raises storage.CacheCorruptError when invalid."""
+        ``verify`` checks every file's digest: True always, None (default) on the entry's first
+        opening in this process, False never. Raises storage.CacheCorruptError when invalid."""
         manifest, arrays, meta = read_entry(folder, verify=verify)
         optional = {k: meta.get(k) for k in ("labels", "bvp", "resp", "resp_labels")}
+        try:
+            return cls._from_entry(folder, manifest, arrays, meta, optional)
+        except (KeyError, TypeError, ValueError) as err:  # a hand-edited manifest or meta.npz
+            raise CacheCorruptError(
+                f"cache entry {folder} lacks or garbles {err} in its manifest or meta.npz; "
+                f"delete {folder} and the clip is preprocessed again"
+            ) from None
+
+    @classmethod
+    def _from_entry(
+        cls,
+        folder: str | os.PathLike,
+        manifest: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+        meta: dict[str, np.ndarray],
+        optional: dict[str, Any],
+    ) -> PreprocessedClip:
         return cls(
             clip_id=manifest["clip_id"],
             fps=float(manifest["fps"]),

@@ -38,6 +38,7 @@ __all__ = [
     "NpyFrames",
     "write_entry",
     "read_entry",
+    "mark_verified",
 ]
 
 FORMAT_VERSION = 1
@@ -209,26 +210,68 @@ def _file_digest(path: Path, skip: int = 0) -> str:
     return digest.hexdigest()
 
 
+# Entries whose digests this process has checked: (folder, manifest mtime_ns, manifest size).
+# A same-size corruption of a file (a flipped byte on disk, an edit) passes every size and
+# header check; its SHA-256 digest does not. Hashing runs at 1-2 ms per MB (measured by
+# benchmarks/bench_cache_verify.py), so each entry is hashed once per process, on first use.
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
+def _verified_key(folder: Path) -> tuple[str, int, int]:
+    st = (folder / MANIFEST).stat()
+    return str(folder.resolve()), st.st_mtime_ns, st.st_size
+
+
+def mark_verified(folder: str | os.PathLike) -> None:
+    """Record that the entry at ``folder`` was just written (its digests computed from the data
+    written), so its first opening in this process need not hash it again."""
+    _VERIFIED.add(_verified_key(Path(folder)))
+
+
 def read_entry(
-    folder: str | os.PathLike, verify: bool = False
+    folder: str | os.PathLike, verify: bool | None = None
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Open a clip folder: (manifest, memory-mapped frame arrays, meta arrays).
 
     Always checks that the manifest parses and has this format version, that every file exists
-    with the recorded size, and that every ``.npy`` header has the recorded shape and dtype;
-    ``verify=True`` also compares SHA-256 digests (reads every byte). Raises CacheCorruptError
-    saying which file is wrong and how.
+    with the recorded size, and that every ``.npy`` header has the recorded shape and dtype.
+    SHA-256 digests (every byte read) are compared with ``verify=True``, and with ``None`` (the
+    default) on the first opening of the entry in this process. Raises CacheCorruptError naming
+    the entry, the file and what is wrong, and saying how to rebuild it.
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise CacheCorruptError(
+            f"cache entry {folder} is a file, not a folder; delete it and the clip is "
+            "preprocessed again"
+        )
+    try:
+        manifest, arrays, meta = _read_entry(folder, verify)
+    except (KeyError, TypeError, AttributeError) as err:  # a hand-edited manifest
+        raise CacheCorruptError(
+            f"{folder / MANIFEST} lacks or garbles an entry ({type(err).__name__}: {err}); "
+            f"delete {folder} and the clip is preprocessed again"
+        ) from None
+    return manifest, arrays, meta
+
+
+def _read_entry(
+    folder: Path, verify: bool | None
+) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, np.ndarray]]:
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         files = manifest["files"]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise CacheCorruptError(f"{folder / MANIFEST} is missing or unreadable: {err}") from None
+    if not isinstance(manifest, dict) or not isinstance(files, dict):
+        raise CacheCorruptError(f"{folder / MANIFEST} does not map file names to records")
     if manifest.get("format") != FORMAT_VERSION:
         raise CacheCorruptError(
             f"{folder} has format {manifest.get('format')!r}, expected {FORMAT_VERSION}"
         )
+    key = _verified_key(folder)
+    if verify is None:
+        verify = key not in _VERIFIED
     for name in (*(f"{n}.npy" for n in ARRAY_NAMES), META):
         if name not in files:
             raise CacheCorruptError(f"{folder / MANIFEST} lists no {name}")
@@ -252,14 +295,23 @@ def read_entry(
                 f"{record['dtype']}{record['shape']}"
             )
         if verify and _file_digest(path, arr.offset) != record["sha256"]:
-            raise CacheCorruptError(f"{path} does not match its SHA-256 digest (corrupted)")
+            raise CacheCorruptError(_digest_message(folder, path))
         arrays[name] = arr
     meta_path = folder / META
     if verify and _file_digest(meta_path) != files[META]["sha256"]:
-        raise CacheCorruptError(f"{meta_path} does not match its SHA-256 digest (corrupted)")
+        raise CacheCorruptError(_digest_message(folder, meta_path))
     try:
         with np.load(meta_path) as npz:  # reading each member checks its zip CRC
-            meta = {key: npz[key] for key in npz.files}
+            meta = {name: npz[name] for name in npz.files}
     except Exception as err:  # zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error
         raise CacheCorruptError(f"{meta_path} is corrupt: {type(err).__name__}: {err}") from None
+    if verify:
+        _VERIFIED.add(key)
     return manifest, arrays, meta
+
+
+def _digest_message(folder: Path, path: Path) -> str:
+    return (
+        f"cache entry {folder}: {path.name} does not match the SHA-256 digest in its manifest "
+        f"(corrupted on disk or edited); delete {folder} and the clip is preprocessed again"
+    )

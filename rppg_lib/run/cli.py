@@ -4,7 +4,8 @@ One function per subcommand: ``_add_<name>_parser(subparsers)`` declares its opt
 ``func`` to ``_cmd_<name>(args) -> int``. To add a subcommand, write that pair and list the
 ``_add_..._parser`` function in :data:`SUBCOMMANDS`.
 
-Exit status: 0 on success, 1 when a notebook failed, 2 for bad arguments, params or folders.
+Exit status: 0 on success, 1 when a notebook failed, 2 for bad arguments, params, files or
+folders (one line ``rppg <command>: error: ...`` on stderr, never a traceback), 130 after Ctrl-C.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from collections.abc import Callable, Sequence
 
 import rppg_lib
 from rppg_lib.run.params import parse_overrides
-from rppg_lib.run.runner import RunError, run
+from rppg_lib.run.runner import RunError, RunInterrupted, run
 from rppg_lib.video_inference import register_infer_command
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
+
+# Errors a user can fix (a bad value, a missing or unwritable file): one line, no traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)
 
 
 def _add_run_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -77,9 +82,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except RunError as err:
         print(f"rppg run: {err}", file=sys.stderr)
         return EXIT_FAILED
-    except (ValueError, FileNotFoundError, FileExistsError, PermissionError) as err:
-        print(f"rppg run: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+    except RunInterrupted as err:
+        print(
+            f"rppg run: interrupted (Ctrl-C) during notebook {err.notebook}; the partial report "
+            f"in {err.run_dir} is marked interrupted (status in manifest.json)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("rppg run: interrupted (Ctrl-C) while no notebook was running", file=sys.stderr)
+        return EXIT_INTERRUPTED
     seconds = result.manifest["total_seconds"]
     print(f"rppg run: {len(result.manifest['notebooks'])} notebook(s) in {seconds:.1f} s")
     print(f"report: {result.index}")
@@ -108,7 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rppg`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except USER_ERRORS as err:
+        print(f"rppg {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _one_line(err: BaseException) -> str:
+    """The message of ``err`` on one line (an exception without text: its type name)."""
+    text = " ".join(str(err).split())
+    return text or type(err).__name__
 
 
 if __name__ == "__main__":

@@ -13,10 +13,16 @@ overrides::
 Each notebook receives only the names its ``parameters``-tagged cell declares. Precedence, lowest
 to highest: ``parameters`` < ``per_notebook`` < ``-p name=value`` < ``-p notebook.name=value``.
 ``run_dir`` is reserved: the runner sets it to the (absolute) report folder.
+
+Every value is checked before anything runs (:func:`check_parameter_values`): against the type
+of the default in the notebook's parameters cell (an int default takes integers, a float default
+numbers, a string default strings, ...), and, for the names in :data:`PARAMETER_RANGES`, against
+the range the notebooks' comments state.
 """
 
 from __future__ import annotations
 
+import ast
 import math
 import os
 import re
@@ -35,6 +41,9 @@ __all__ = [
     "parse_overrides",
     "declared_parameters",
     "resolve_parameters",
+    "PARAMETER_RANGES",
+    "parameter_defaults",
+    "check_parameter_values",
 ]
 
 RESERVED_PARAMETERS = ("run_dir",)
@@ -180,6 +189,110 @@ def declared_parameters(notebook: str | os.PathLike) -> list[str]:
         return list(papermill.inspect_notebook(str(notebook)))
     except Exception as err:  # papermill raises several types for unreadable notebooks
         raise ValueError(f"cannot read the parameters of notebook {notebook}: {err}") from err
+
+
+def parameter_defaults(notebook: str | os.PathLike) -> dict[str, Any]:
+    """Default value of each name of the notebook's ``parameters`` cell (a literal; a default
+    that is not a Python literal maps to None, and its values are then not type-checked)."""
+    import papermill
+
+    try:
+        inspected = papermill.inspect_notebook(str(notebook))
+    except Exception as err:  # papermill raises several types for unreadable notebooks
+        raise ValueError(f"cannot read the parameters of notebook {notebook}: {err}") from err
+    defaults: dict[str, Any] = {}
+    for name, info in inspected.items():
+        try:
+            defaults[name] = ast.literal_eval(str(info.get("default")))
+        except (ValueError, SyntaxError):
+            defaults[name] = None
+    return defaults
+
+
+# The ranges the notebooks' parameters cells state in their comments, as (low, high, low
+# inclusive, high inclusive); None: unbounded. The name means the same thing in every notebook
+# that declares it.
+PARAMETER_RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
+    "seed": (0, None, True, False),
+    "subjects": (3, None, True, False),
+    "seconds": (0, None, False, False),
+    "fps": (0, None, False, False),
+    "frame_size": (64, None, True, False),
+    "size": (1, None, True, False),
+    "box_scale": (0, None, False, False),
+    "chunk_length": (1, None, True, False),
+    "workers": (0, None, True, False),
+    "epochs": (1, None, True, False),
+    "batch_size": (1, None, True, False),
+    "lr": (0, None, False, False),
+    "hr_window_s": (0, None, False, False),
+    "threshold": (0, 1, True, False),
+    "detrend_lambda": (0, None, False, False),
+    "max_grad_norm": (0, None, False, False),
+    "hidden_size": (1, None, True, False),
+    "cpu_threads": (1, None, True, False),
+    "window_s": (0, None, False, False),
+    "br_window_s": (0, None, False, False),
+    "zero_target_epochs": (1, None, True, False),
+}
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def _fits_type(value: Any, default: Any) -> bool:
+    if default is None:
+        return True  # no literal default: nothing to compare with
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, list)
+    return isinstance(value, type(default))
+
+
+def _range_text(low: Any, high: Any, low_in: bool, high_in: bool) -> str:
+    parts = []
+    if low is not None:
+        parts.append(f"{'>=' if low_in else '>'} {low}")
+    if high is not None:
+        parts.append(f"{'<=' if high_in else '<'} {high}")
+    return " and ".join(parts)
+
+
+def check_parameter_values(
+    resolved: Mapping[str, Mapping[str, Any]], defaults: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """ValueError naming the notebook, the parameter and the value for a value whose type differs
+    from the notebook's default (``-p 02_train_tscan.epochs=abc``) or that lies outside
+    :data:`PARAMETER_RANGES` (``epochs=-1``). ``resolved`` is :func:`resolve_parameters`'s
+    result, ``defaults`` maps each stem to :func:`parameter_defaults`."""
+    for stem, values in resolved.items():
+        for name, value in values.items():
+            if name in RESERVED_PARAMETERS:
+                continue
+            default = defaults.get(stem, {}).get(name)
+            if not _fits_type(value, default):
+                raise ValueError(
+                    f"parameter {name} of notebook {stem} must be {_type_name(default)} like its "
+                    f"default {default!r}, got {value!r} ({_type_name(value)})"
+                )
+            if name not in PARAMETER_RANGES or isinstance(value, bool) \
+                    or not isinstance(value, (int, float)):
+                continue
+            low, high, low_in, high_in = PARAMETER_RANGES[name]
+            below = low is not None and (value < low if low_in else value <= low)
+            above = high is not None and (value > high if high_in else value >= high)
+            if below or above:
+                raise ValueError(
+                    f"parameter {name} of notebook {stem} must be "
+                    f"{_range_text(low, high, low_in, high_in)}, got {value!r}"
+                )
 
 
 def _unknown(name: str, where: str, valid: Iterable[str]) -> ValueError:

@@ -4,7 +4,9 @@
 
 1. reads the params file (see :mod:`rppg_lib.run.params`), checks that every listed notebook
    exists in the notebooks folder and declares ``run_dir``, and that every parameter given is
-   declared by some notebook: all before anything runs or any folder is touched;
+   declared by some notebook and has the type and range its notebook declares
+   (:func:`rppg_lib.run.params.check_parameter_values`): all before anything runs or any folder
+   is touched;
 2. prepares the report folder (see :func:`prepare_out_dir` for what happens to an old report);
 3. executes each notebook with papermill into ``<out>/notebooks/<stem>.ipynb``, injecting the
    parameters it declares, ``run_dir`` = the absolute report folder included. Notebooks write
@@ -24,16 +26,23 @@ import contextlib
 import datetime as _dt
 import os
 import re
+import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tqdm.auto import tqdm
 from traitlets.config import Config
 
 from rppg_lib.atomic import atomic_write_json
-from rppg_lib.run.params import declared_parameters, load_params, resolve_parameters
+from rppg_lib.run.params import (
+    check_parameter_values,
+    load_params,
+    parameter_defaults,
+    resolve_parameters,
+)
 from rppg_lib.run.provenance import (
     Stopwatch,
     collect_seeds,
@@ -46,7 +55,14 @@ from rppg_lib.run.provenance import (
 from rppg_lib.run.record import RUN_DIR_ENV, load_metrics
 from rppg_lib.run.report.html import MANIFEST_FILE, build_index
 
-__all__ = ["RunError", "RunResult", "run", "prepare_out_dir", "default_notebooks_dir"]
+__all__ = [
+    "RunError",
+    "RunInterrupted",
+    "RunResult",
+    "run",
+    "prepare_out_dir",
+    "default_notebooks_dir",
+]
 
 # Files whose presence marks a folder as an (old) report that --force may move aside.
 _REPORT_MARKERS = (MANIFEST_FILE, "metrics.json", "index.html", "notebooks")
@@ -71,6 +87,16 @@ class RunError(RuntimeError):
         self.cell_index = cell_index
         self.ename = ename
         self.evalue = evalue
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, after the partial report was written with status "interrupted"
+    (``run_dir``: the report folder; ``notebook``: the one that was running)."""
+
+    def __init__(self, run_dir: Path, notebook: str | None) -> None:
+        super().__init__(f"interrupted during notebook {notebook}")
+        self.run_dir = run_dir
+        self.notebook = notebook
 
 
 @dataclass(frozen=True)
@@ -220,8 +246,10 @@ def run(
     ``overrides`` are ``-p`` values (``{"seed": 1, "02_train_tscan.epochs": 3}``);
     ``notebooks_dir`` defaults to :func:`default_notebooks_dir`; ``force`` moves an old report
     aside (:func:`prepare_out_dir`); ``start_timeout`` is the kernel start-up limit in seconds.
-    Raises ValueError / FileNotFoundError before running anything for a bad params file, a
-    missing notebook or an undeclared parameter, and :class:`RunError` when a notebook fails
+    Ctrl-C during a notebook writes the partial report with status "interrupted" and raises
+    :class:`RunInterrupted` (a KeyboardInterrupt). Raises ValueError / FileNotFoundError
+    before running anything for a bad params file, a missing notebook, an undeclared parameter
+    or a value of the wrong type or range, and :class:`RunError` when a notebook fails
     (after writing the manifest and index of the partial run).
     """
     params_path = Path(params)
@@ -234,10 +262,12 @@ def run(
         raise FileNotFoundError(
             f"notebook(s) listed in {params_path} not found: {', '.join(missing)}"
         )
-    declared = {stem: declared_parameters(path) for stem, path in sources.items()}
+    defaults = {stem: parameter_defaults(path) for stem, path in sources.items()}
+    declared = {stem: list(names) for stem, names in defaults.items()}
     run_dir = Path(out_dir if out_dir is not None else Path("reports") / params_path.stem)
     run_dir = run_dir.resolve()
     injected = resolve_parameters(spec, declared, dict(overrides or {}), run_dir)
+    check_parameter_values(injected, defaults)
 
     moved = prepare_out_dir(run_dir, force=force)
     if moved is not None:
@@ -265,18 +295,27 @@ def run(
         for stem in bar:
             bar.set_postfix_str(stem)
             executed = run_dir / "notebooks" / f"{stem}.ipynb"
+            interrupted = False
             with Stopwatch() as clock:
                 try:
                     _execute(
                         sources[stem], executed, injected[stem], nb_dir, kernel_name, start_timeout
                     )
+                except Exception as err:  # any failure of the notebook or its kernel
+                    # Ctrl-C reaches the kernel too (same process group): its cell then fails
+                    # with KeyboardInterrupt, which is an interruption, not a failing notebook
+                    if getattr(err, "ename", None) != "KeyboardInterrupt":
+                        failure = _failure(stem, sources[stem], executed, err)
+                    else:
+                        interrupted = True
                 except KeyboardInterrupt:
+                    interrupted = True
+                if interrupted:
                     manifest["status"] = "interrupted"
+                    manifest["interrupted_notebook"] = stem
                     manifest["timings_seconds"][stem] = round(clock.seconds, 3)
                     _finish(manifest, run_dir, total.seconds)
-                    raise
-                except Exception as err:  # any failure of the notebook or its kernel
-                    failure = _failure(stem, sources[stem], executed, err)
+                    raise RunInterrupted(run_dir, stem)
             manifest["timings_seconds"][stem] = round(clock.seconds, 3)
             if failure is not None:
                 break
@@ -307,31 +346,55 @@ def _execute(
 ) -> None:
     import papermill
 
-    papermill.execute_notebook(
-        str(source),
-        str(executed),
-        parameters=parameters,
-        kernel_name=kernel_name,
-        cwd=str(cwd),
-        progress_bar=False,
-        start_timeout=start_timeout,
-        config=_kernel_config(),
-    )
+    # The kernel's own stderr (its log lines) is held back and passed on once the notebook
+    # ends; after Ctrl-C it is dropped: the kernel, shut down mid-cell, logs a traceback of its
+    # closed sockets that would bury the one-line message of the interruption.
+    with tempfile.TemporaryFile() as kernel_stderr:
+        interrupted = False
+        try:
+            papermill.execute_notebook(
+                str(source),
+                str(executed),
+                parameters=parameters,
+                kernel_name=kernel_name,
+                cwd=str(cwd),
+                progress_bar=False,
+                start_timeout=start_timeout,
+                config=_kernel_config(kernel_stderr),
+            )
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        finally:
+            if not interrupted:
+                kernel_stderr.seek(0)
+                text = kernel_stderr.read().decode("utf-8", errors="replace")
+                if text:
+                    sys.stderr.write(text)
 
 
-def _kernel_config() -> Config:
-    """Kernel-manager settings: CurveZMQ encryption of the local kernel traffic where possible.
+def _kernel_config(stderr: IO[bytes] | None = None) -> Config:
+    """Kernel-manager settings: CurveZMQ encryption of the local kernel traffic where possible,
+    and the kernel's stderr sent to the file ``stderr`` (None: inherited).
 
     jupyter_client >= 8.10 provisions keys with ``transport_encryption="auto"`` for kernels that
     declare support (ipykernel does); this also stops ipykernel's plain-TCP warning on every
     start. Older jupyter_client versions, or pyzmq without Curve, keep their defaults.
     """
     import zmq
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager, KernelManager
 
     config = Config()
     if "transport_encryption" in KernelManager.class_trait_names() and zmq.has("curve"):
         config.KernelManager.transport_encryption = "auto"
+    if stderr is not None:
+
+        class _KernelManager(AsyncKernelManager):
+            async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+                kw.setdefault("stderr", stderr)
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+
+        config.NotebookClient.kernel_manager_class = _KernelManager
     return config
 
 

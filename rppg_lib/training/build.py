@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from rppg_lib.models import CAN, MTTSCAN, TSCAN, LSTMDenoiser
-from rppg_lib.training.checkpoint import load_checkpoint
+from rppg_lib.training.checkpoint import load_checkpoint, load_state
 from rppg_lib.training.config import TrainConfig
 
 __all__ = ["MODEL_CLASSES", "build_model", "model_from_checkpoint"]
@@ -46,12 +46,19 @@ def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     used a custom module (``model='custom'``), which cannot be rebuilt by name.
     """
     checkpoint = load_checkpoint(path)
-    config = TrainConfig.from_dict(checkpoint["config"])
+    try:
+        config = TrainConfig.from_dict(checkpoint["config"])
+    except (ValueError, TypeError, AttributeError) as err:
+        raise ValueError(f"checkpoint {path} holds an invalid config: {err}") from None
     if config.model not in MODEL_CLASSES:
         raise ValueError(
             f"{path} was trained with a custom module ({checkpoint.get('model_class')}); build "
             "that module yourself and load the weights with rppg_lib.training.load_weights"
         )
     model = MODEL_CLASSES[config.model](**config.model_kwargs)
-    model.load_state_dict(checkpoint["model"])
+    load_state(model, checkpoint["model"], path, "model weights")
+    bad = [name for name, tensor in model.state_dict().items()
+           if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if bad:
+        raise ValueError(f"checkpoint {path} holds NaN or infinite weights in {bad[:5]}")
     return model.eval(), checkpoint

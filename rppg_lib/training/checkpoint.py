@@ -25,6 +25,9 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "load_weights",
+    "load_state",
+    "MODEL_KEYS",
+    "RESUME_KEYS",
     "rng_state",
     "set_rng_state",
     "write_log_csv",
@@ -32,6 +35,10 @@ __all__ = [
 
 CHECKPOINT_FORMAT = "rppg-suite/train-checkpoint/1"
 LOG_COLUMNS = ("epoch", "train_loss", "val_loss", "val_hr_mae", "lr", "seconds")
+# Keys every checkpoint of the training loop holds: the weights and the config that rebuilds the
+# network; and what resuming also needs.
+MODEL_KEYS = ("model", "config")
+RESUME_KEYS = (*MODEL_KEYS, "optimizer", "scheduler", "scaler", "epoch", "rng", "history", "best")
 
 
 def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
@@ -56,10 +63,16 @@ def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> Path:
     return atomic_write_with(path, lambda handle: torch.save(checkpoint, handle))
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_checkpoint(
+    path: str | Path,
+    map_location: str | torch.device = "cpu",
+    *,
+    require: tuple[str, ...] = MODEL_KEYS,
+) -> dict[str, Any]:
     """Read a checkpoint written by the training loop (tensors only: ``weights_only`` loading,
-    no code from the file is run). Raises FileNotFoundError, or ValueError when the file is not
-    a training checkpoint of this suite."""
+    no code from the file is run). Raises FileNotFoundError, or ValueError naming the file when
+    it is not a training checkpoint of this suite or lacks one of the keys ``require`` (e.g.
+    :data:`RESUME_KEYS` to resume)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
@@ -72,13 +85,35 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path} is not an rppg-suite training checkpoint (no format {CHECKPOINT_FORMAT!r}); "
             "released weights are read with rppg_lib.weights"
         )
+    missing = [key for key in require if key not in checkpoint]
+    if missing:
+        raise ValueError(
+            f"checkpoint {path} lacks {missing} (it holds {sorted(checkpoint)}): it was not "
+            "written whole by the training loop; use another checkpoint or start over"
+        )
     return checkpoint
+
+
+def load_state(module: Any, state: Any, path: str | Path, what: str = "weights") -> None:
+    """``module.load_state_dict(state)`` (a network, optimiser, scheduler or scaler), with a
+    ValueError naming checkpoint ``path`` and ``what`` when the state does not fit, e.g. weights
+    of another architecture or size (torch raises a RuntimeError listing every key)."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as err:
+        detail = " ".join(str(err).split())
+        if len(detail) > 300:
+            detail = detail[:300] + " ..."
+        raise ValueError(
+            f"checkpoint {path}: the {what} do not fit {type(module).__name__} (another "
+            f"architecture or size?): {detail}"
+        ) from None
 
 
 def load_weights(model: torch.nn.Module, path: str | Path) -> dict[str, Any]:
     """Load the weights of checkpoint ``path`` into ``model`` (strict); returns the checkpoint."""
     checkpoint = load_checkpoint(path)
-    model.load_state_dict(checkpoint["model"])
+    load_state(model, checkpoint["model"], path, "model weights")
     return checkpoint
 
 

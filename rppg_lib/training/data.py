@@ -138,6 +138,14 @@ class ChunkDataset(Dataset):
                     f"{name} has {n_in} steps, fewer than the chunk length {self.length}; "
                     "use a shorter chunk length or leave the sequence out"
                 )
+            if isinstance(seq[1], np.ndarray) and np.issubdtype(seq[1].dtype, np.number):
+                # NaN targets make the loss NaN, which would read as a diverging learning rate
+                bad = np.flatnonzero(~np.isfinite(seq[1].reshape(n_out, -1)).all(axis=1))
+                if bad.size:
+                    raise ValueError(
+                        f"{name}: {bad.size} target step(s) hold NaN or inf, first at step "
+                        f"{int(bad[0])}; fix or leave out the sequence"
+                    )
             starts = window_starts(n_in, self.length, self.hop, tail="shift")
             index.extend((i, int(s)) for s in starts)
         self.index = index
@@ -234,6 +242,13 @@ def clip_sequence(clip: Any, targets: str = "pulse") -> tuple[ClipFrames, np.nda
     return inputs, labels
 
 
+def _clip_name(clip: Any, index: int) -> str:
+    """``clip <id>``, and the cache entry it was read from when there is one (error messages)."""
+    name = f"clip {getattr(clip, 'clip_id', index)}"
+    path = getattr(clip, "path", None)
+    return f"{name} ({path})" if path is not None else name
+
+
 def chunks_from_clips(
     clips: Sequence[Any],
     chunk_length: int,
@@ -256,7 +271,7 @@ def chunks_from_clips(
                     f"{name} = {value} frames must be a multiple of frame_depth = {frame_depth}"
                 )
     sequences = [clip_sequence(c, targets) for c in clips]
-    names = [f"clip {getattr(c, 'clip_id', i)}" for i, c in enumerate(clips)]
+    names = [_clip_name(c, i) for i, c in enumerate(clips)]
     return ChunkDataset(sequences, chunk_length, hop, collate="concat", names=names)
 
 

@@ -31,7 +31,9 @@ from tqdm.auto import tqdm
 
 from rppg_lib.training.checkpoint import (
     CHECKPOINT_FORMAT,
+    RESUME_KEYS,
     load_checkpoint,
+    load_state,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -352,7 +354,7 @@ def _resume(
     scaler: torch.amp.GradScaler,
 ) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
     """Load every state of checkpoint ``path``; returns (finished epochs, history, best)."""
-    checkpoint = load_checkpoint(path)
+    checkpoint = load_checkpoint(path, require=RESUME_KEYS)
     _check_resumable(checkpoint, config, path)
     rngs = checkpoint["rng"]
     if len(rngs) != ctx.world_size:
@@ -370,11 +372,11 @@ def _resume(
         torch.manual_seed(config.seed + 1000 * int(checkpoint["epoch"]) + ctx.rank)
     else:
         set_rng_state(rngs[ctx.rank], device)
-    model.load_state_dict(checkpoint["model"])
-    optimizer.load_state_dict(checkpoint["optimizer"])
+    load_state(model, checkpoint["model"], path, "model weights")
+    load_state(optimizer, checkpoint["optimizer"], path, "optimiser state")
     if scheduler is not None:
-        scheduler.load_state_dict(checkpoint["scheduler"])
-    scaler.load_state_dict(checkpoint["scaler"])
+        load_state(scheduler, checkpoint["scheduler"], path, "scheduler state")
+    load_state(scaler, checkpoint["scaler"], path, "gradient-scaler state")
     if ctx.is_main:
         log.info("resumed from %s after epoch %d", path, checkpoint["epoch"])
     return int(checkpoint["epoch"]), list(checkpoint["history"]), dict(checkpoint["best"])

@@ -53,8 +53,16 @@ def read_model_config(f: h5py.File, source: str) -> dict[str, Any]:
             "model.save()"
         )
     raw = f.attrs["model_config"]
-    text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
-    return json.loads(text)
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+        config = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{source}: its 'model_config' attribute is not JSON: {err}") from None
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"{source}: its 'model_config' attribute is {type(config).__name__}, not a mapping"
+        )
+    return config
 
 
 def keras2_layer_weights(f: h5py.File, layer: str, source: str) -> dict[str, np.ndarray]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import h5py
@@ -66,11 +67,20 @@ def _open(path: Path, variant: str) -> h5py.File:
         if not path.is_file():
             raise FileNotFoundError(f"open-rppg wheel not found: {path}")
         member = f"rppg/weights/TSCAN.{variant}.weights.h5"
-        with zipfile.ZipFile(path) as wheel:
-            if member not in wheel.namelist():
-                raise ValueError(f"{path} has no {member}: not an open-rppg wheel")
-            data = wheel.read(member)
-        return open_h5(io.BytesIO(data))
+        try:
+            with zipfile.ZipFile(path) as wheel:
+                if member not in wheel.namelist():
+                    raise ValueError(f"{path} has no {member}: not an open-rppg wheel")
+                data = wheel.read(member)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
+            raise ValueError(
+                f"{path} is not a readable wheel (zip archive): {err}; download it again with "
+                "pip download --no-deps open-rppg==0.1.1"
+            ) from None
+        try:
+            return open_h5(io.BytesIO(data))
+        except OSError as err:
+            raise ValueError(f"{path}: {member} is not a readable HDF5 file: {err}") from None
     return open_h5(path, "open-rppg TS-CAN weights file")
 
 
