@@ -252,6 +252,54 @@ def run(
     or a value of the wrong type or range, and :class:`RunError` when a notebook fails
     (after writing the manifest and index of the partial run).
     """
+    plan = _plan(params, out_dir, overrides, notebooks_dir)
+    moved = prepare_out_dir(plan.run_dir, force=force)
+    if moved is not None:
+        tqdm.write(f"rppg run: moved the previous report in {plan.run_dir} to {moved}")
+    manifest = _start_manifest(plan, overrides, kernel_name)
+    failure: RunError | None = None
+    with Stopwatch() as total, _kernel_environment(plan.run_dir):
+        bar = tqdm(plan.spec.notebooks, desc="rppg run", unit="notebook", disable=not progress)
+        for stem in bar:
+            bar.set_postfix_str(stem)
+            failure = _run_notebook(plan, stem, manifest, total, kernel_name, start_timeout)
+            if failure is not None:
+                break
+        bar.close()
+    if failure is not None:
+        manifest["status"] = "failed"
+        manifest["error"] = {
+            "notebook": failure.notebook,
+            "cell_index": failure.cell_index,
+            "ename": failure.ename,
+            "evalue": failure.evalue,
+            "message": str(failure),
+        }
+        _finish(manifest, plan.run_dir, total.seconds)
+        raise failure
+    manifest["status"] = "completed"
+    index = _finish(manifest, plan.run_dir, total.seconds)
+    return RunResult(plan.run_dir, manifest, load_metrics(plan.run_dir), index)
+
+
+@dataclass(frozen=True)
+class _RunPlan:
+    """What a run will do, checked before anything runs or any folder is touched."""
+
+    params_path: Path
+    spec: Any  # the loaded params file (run.params.load_params)
+    notebooks_dir: Path
+    sources: dict[str, Path]  # notebook stem -> its .ipynb
+    run_dir: Path
+    injected: dict[str, dict[str, Any]]  # notebook stem -> the parameters it receives
+
+
+def _plan(
+    params: str | os.PathLike,
+    out_dir: str | os.PathLike | None,
+    overrides: Mapping[str, Any] | None,
+    notebooks_dir: str | os.PathLike | None,
+) -> _RunPlan:
     params_path = Path(params)
     spec = load_params(params_path)
     nb_dir = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir(params)
@@ -268,72 +316,66 @@ def run(
     run_dir = run_dir.resolve()
     injected = resolve_parameters(spec, declared, dict(overrides or {}), run_dir)
     check_parameter_values(injected, defaults)
+    return _RunPlan(params_path, spec, nb_dir, sources, run_dir, injected)
 
-    moved = prepare_out_dir(run_dir, force=force)
-    if moved is not None:
-        tqdm.write(f"rppg run: moved the previous report in {run_dir} to {moved}")
-    manifest: dict[str, Any] = {
+
+def _start_manifest(
+    plan: _RunPlan, overrides: Mapping[str, Any] | None, kernel_name: str
+) -> dict[str, Any]:
+    return {
         "status": "running",
         "started_at": utc_timestamp(),
         "finished_at": None,
-        "params_file": {"path": str(params_path.resolve()), "sha256": sha256_file(params_path)},
-        "notebooks_dir": str(nb_dir),
-        "notebooks": list(spec.notebooks),
+        "params_file": {
+            "path": str(plan.params_path.resolve()), "sha256": sha256_file(plan.params_path),
+        },
+        "notebooks_dir": str(plan.notebooks_dir),
+        "notebooks": list(plan.spec.notebooks),
         "overrides": dict(overrides or {}),
-        "parameters": injected,
-        "seeds": collect_seeds(injected),
+        "parameters": plan.injected,
+        "seeds": collect_seeds(plan.injected),
         "kernel": kernel_name,
         "timings_seconds": {},
         "total_seconds": None,
         "versions": package_versions(),
-        "git": git_info(nb_dir),
+        "git": git_info(plan.notebooks_dir),
         "host": host_info(),
     }
-    failure: RunError | None = None
-    with Stopwatch() as total, _kernel_environment(run_dir):
-        bar = tqdm(spec.notebooks, desc="rppg run", unit="notebook", disable=not progress)
-        for stem in bar:
-            bar.set_postfix_str(stem)
-            executed = run_dir / "notebooks" / f"{stem}.ipynb"
-            interrupted = False
-            with Stopwatch() as clock:
-                try:
-                    _execute(
-                        sources[stem], executed, injected[stem], nb_dir, kernel_name, start_timeout
-                    )
-                except Exception as err:  # any failure of the notebook or its kernel
-                    # Ctrl-C reaches the kernel too (same process group): its cell then fails
-                    # with KeyboardInterrupt, which is an interruption, not a failing notebook
-                    if getattr(err, "ename", None) != "KeyboardInterrupt":
-                        failure = _failure(stem, sources[stem], executed, err)
-                    else:
-                        interrupted = True
-                except KeyboardInterrupt:
-                    interrupted = True
-                if interrupted:
-                    manifest["status"] = "interrupted"
-                    manifest["interrupted_notebook"] = stem
-                    manifest["timings_seconds"][stem] = round(clock.seconds, 3)
-                    _finish(manifest, run_dir, total.seconds)
-                    raise RunInterrupted(run_dir, stem)
-            manifest["timings_seconds"][stem] = round(clock.seconds, 3)
-            if failure is not None:
-                break
-        bar.close()
-    if failure is not None:
-        manifest["status"] = "failed"
-        manifest["error"] = {
-            "notebook": failure.notebook,
-            "cell_index": failure.cell_index,
-            "ename": failure.ename,
-            "evalue": failure.evalue,
-            "message": str(failure),
-        }
-        _finish(manifest, run_dir, total.seconds)
-        raise failure
-    manifest["status"] = "completed"
-    index = _finish(manifest, run_dir, total.seconds)
-    return RunResult(run_dir, manifest, load_metrics(run_dir), index)
+
+
+def _run_notebook(
+    plan: _RunPlan,
+    stem: str,
+    manifest: dict[str, Any],
+    total: Stopwatch,
+    kernel_name: str,
+    start_timeout: float,
+) -> RunError | None:
+    """Execute one notebook into the report; its failure (None if it ran through). Ctrl-C
+    writes the partial report marked "interrupted" and raises :class:`RunInterrupted`."""
+    executed = plan.run_dir / "notebooks" / f"{stem}.ipynb"
+    failure = None
+    interrupted = False
+    with Stopwatch() as clock:
+        try:
+            _execute(plan.sources[stem], executed, plan.injected[stem], plan.notebooks_dir,
+                     kernel_name, start_timeout)
+        except Exception as err:  # any failure of the notebook or its kernel
+            # Ctrl-C reaches the kernel too (same process group): its cell then fails
+            # with KeyboardInterrupt, which is an interruption, not a failing notebook
+            if getattr(err, "ename", None) != "KeyboardInterrupt":
+                failure = _failure(stem, plan.sources[stem], executed, err)
+            else:
+                interrupted = True
+        except KeyboardInterrupt:
+            interrupted = True
+    manifest["timings_seconds"][stem] = round(clock.seconds, 3)
+    if interrupted:
+        manifest["status"] = "interrupted"
+        manifest["interrupted_notebook"] = stem
+        _finish(manifest, plan.run_dir, total.seconds)
+        raise RunInterrupted(plan.run_dir, stem)
+    return failure
 
 
 def _execute(
