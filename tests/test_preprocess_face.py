@@ -85,10 +85,10 @@ def _indexed_frames(n: int, size: int = 100) -> list[np.ndarray]:
     return frames
 
 
-def test_tracker_redetects_every_n_frames_and_smooths(monkeypatch):
+def test_legacy_tracker_redetects_every_n_frames_and_smooths(monkeypatch):
     detector = _ScriptedDetector({0: (40.0, 40.0, 20.0, 20.0), 3: (50.0, 40.0, 20.0, 20.0)})
     monkeypatch.setattr(face_module, "detect_face", detector)
-    tracker = BoxTracker("haar", box_scale=1.0, redetect_every=3, smooth=0.5)
+    tracker = BoxTracker("haar", box_scale=1.0, redetect_every=3, smooth=0.5, tracker="legacy")
     boxes = [tracker(f, t) for t, f in enumerate(_indexed_frames(7))]
     assert detector.calls == [0, 3, 6]
     # Centre x: 50 from frame 0, then 0.5·50 + 0.5·60 = 55 from frame 3, 0.5·55 + 0.5·50 = 52.5
