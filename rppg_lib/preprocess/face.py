@@ -33,10 +33,11 @@ moves. Every crop step is a step in the motion input D[t], so the crop must not 
    cut-off of ``filter_cutoff_hz`` at rest that rises by ``filter_beta`` Hz per face side per
    second of speed, so that a still face gets a low cut-off (little jitter) and a moving one a
    high cut-off (little lag).
-4. *Hold* (dead band): the box handed out moves only when the smoothed face has moved more than
-   ``hold_band`` × side (in centre x, y or side) away from it; then it jumps to the smoothed face.
-   On a still face the crop is bit-for-bit still; on a moving one it trails by at most
-   ``hold_band`` × side.
+4. *Hold* (dead band with hysteresis): the box handed out starts to move only when the smoothed
+   face has moved more than ``hold_band`` × side (in centre x, y or side) away from it; it then
+   follows the smoothed face frame by frame until the face is at rest again (the filter's speed
+   under ``hold_band`` × side per second), and holds there. On a still face the crop is
+   bit-for-bit still; a face that moved and stopped is followed to where it stopped.
 
 ``tracker="legacy"``: the earlier behaviour, kept for comparison (``benchmarks/
 bench_face_tracking.py``): the box is held between detections and each detection moves it to an
@@ -400,6 +401,7 @@ class BoxTracker:
         self._state: tuple[float, float, float] | None = None  # (cx, cy, side) handed out
         self._tracked: tuple[float, float, float] | None = None  # latest tracked face (flow)
         self._last_face: tuple[float, float, float, float] | None = None  # raw, unsmoothed
+        self._following = False  # the crop follows the smoothed face until it is at rest again
         self._last_found = False
         self._last_attempt = -1
 
@@ -425,12 +427,20 @@ class BoxTracker:
         face_box = (cx - side / 2, cy - side / 2, side, side)
         return fit_box(scale_box(face_box, self.box_scale), height, width), self._last_found
 
-    def _detect(self, frame: np.ndarray, t: int) -> tuple[float, float, float] | None:
-        """Run the detector; the face as (centre x, centre y, side) or None."""
+    def _detect(
+        self, frame: np.ndarray, t: int, refine: bool = False
+    ) -> tuple[float, float, float] | None:
+        """Run the detector; the face as (centre x, centre y, side) or None. With ``refine``, a
+        first face (found in the whole frame) is detected again around itself, the way every
+        later detection runs: the two searches frame the same face about 10 % apart in size, and
+        the tracker's hysteresis compares later detections with the first."""
         self._last_attempt = t
+        first = self._last_face is None
         face = detect_face(
             frame, self.detect_max_side, self.min_face_fraction, near=self._last_face
         )
+        if refine and first and face is not None:
+            face = detect_face(frame, self.detect_max_side, self.min_face_fraction, near=face)
         self._last_found = face is not None
         if face is None:
             return None
@@ -456,7 +466,7 @@ class BoxTracker:
         renew = tracked is not None and self._track.needs_renewal
         restart = False
         if self._due(t) or tracked is None:
-            detected = self._detect(frame, t)
+            detected = self._detect(frame, t, refine=True)
             if detected is not None and tracked is None:
                 tracked, renew, restart = detected, True, True
             elif detected is not None and not _within(detected, tracked, self.redetect_tolerance):
@@ -468,7 +478,12 @@ class BoxTracker:
             self._track.start(grey, tracked)
         if restart:
             self._state = tuple(self._filter.reset(np.array(tracked)))
+            self._following = False
             return
         smoothed = tuple(self._filter(np.array(tracked), scale=tracked[2]))
-        if not _within(smoothed, self._state, self.hold_band):
+        if not self._following and not _within(smoothed, self._state, self.hold_band):
+            self._following = True
+        if self._following:
             self._state = smoothed
+            # At rest again (under one dead band per second): hold from here on.
+            self._following = np.max(np.abs(self._filter.speed)) > self.hold_band * tracked[2]
