@@ -21,7 +21,8 @@ trackers are divided by the same number):
   with that RMS and the one at k = 0, in face sides.
 - the change of the default run's crop boxes (crop haar, box_scale 1.8; clean and illumination
   clips of the default subjects): mean absolute difference of x, y and side between the two
-  trackers (pixels), mean IoU, and the share of frames with the same box.
+  trackers (pixels), mean IoU, the share of frames with the same box, and how often each
+  tracker's crop moves.
 
 Run: ``python benchmarks/bench_face_tracking.py`` (about 1-2 minutes on one core;
 ``--subjects 2 --seconds 10`` for a quick look).
@@ -204,7 +205,7 @@ def main() -> None:
         f"\nDefault run's crop boxes (box_scale {CROP_SCALE}), flow vs legacy, seeds {list(seeds)}"
     )
     for scenario in ("clean", "illumination"):
-        diffs, overlaps, same = [], [], []
+        diffs, overlaps, same, n_moves = [], [], [], {name: [] for name in TRACKERS}
         for seed in seeds:
             clip = (
                 clean[seed - 1]
@@ -215,11 +216,14 @@ def main() -> None:
             diffs.append(np.abs(centres(new_boxes) - centres(old_boxes)).mean(axis=0))
             overlaps.append(iou(new_boxes, old_boxes).mean())
             same.append(np.all(new_boxes == old_boxes, axis=1).mean())
+            n_moves["legacy"].append(moves(old_boxes))
+            n_moves["flow"].append(moves(new_boxes))
         dx, dy, ds = np.mean(diffs, axis=0)
         print(
             f"  {scenario:<12} mean |difference| centre x {dx:.2f} px, y {dy:.2f} px, side "
             f"{ds:.2f} px; mean IoU {np.mean(overlaps):.3f} (min clip {np.min(overlaps):.3f}); "
-            f"same box in {100 * np.mean(same):.1f} % of frames"
+            f"same box in {100 * np.mean(same):.1f} % of frames; crop moves per clip legacy "
+            f"{n_moves['legacy']}, flow {n_moves['flow']}"
         )
     print(f"\n(total {time.time() - started:.0f} s)")
 

@@ -18,7 +18,8 @@ False) and use the last box (``no_face="last"``) or the centre square (``"center
 moves. Every crop step is a step in the motion input D[t], so the crop must not move for nothing:
 
 1. *Track* (``FlowTrack``): up to 60 Shi-Tomasi corners inside the face box of a key frame are
-   followed into every frame with pyramidal Lucas-Kanade optical flow, always from the key frame
+   followed into every frame (shrunk so that the face is at most 128 pixels wide) with pyramidal
+   Lucas-Kanade optical flow, always from the key frame
    (not frame to frame, so tracking noise does not add up into drift on a still face), kept when
    the backward flow returns within 1 px, and turned into a new (centre, side) by the median
    translation and the median change of spread (robust to a few points on hair or background).
@@ -80,8 +81,9 @@ MAX_CORNERS = 60  # Shi-Tomasi corners followed per key frame
 MIN_CORNERS = 6  # fewer surviving points: the track is lost
 RENEW_FRACTION = 0.5  # fewer surviving points than this share of the key frame's: new key frame
 FORWARD_BACKWARD_PX = 1.0  # a point whose backward flow misses its start by more is dropped
-LK_WINDOW_PX = 15  # Lucas-Kanade window side at each pyramid level
-LK_LEVELS = 3  # pyramid levels above full resolution (follows 2^3 × 7 px moves between frames)
+LK_WINDOW_PX = 11  # Lucas-Kanade window side at each pyramid level
+LK_LEVELS = 3  # pyramid levels above full resolution (follows 2^3 × 5 px moves between frames)
+TRACK_FACE_PX = 128  # frames are shrunk for tracking so that the face is at most this wide
 INNER_FACE = (0.7, 0.8)  # corners are picked in the central 70 % × 80 % of the face box (no hair)
 DERIVATIVE_CUTOFF_HZ = 1.0  # one-euro filter: low-pass of the speed estimate (the paper's value)
 # Defaults of the tracking parameters (``BoxTracker``, ``PreprocessConfig``), chosen with
@@ -280,19 +282,22 @@ class FlowTrack:
     """
 
     def __init__(self) -> None:
-        self.key_grey: np.ndarray | None = None
+        self.key_grey: np.ndarray | None = None  # at tracking resolution
         self.key_points: np.ndarray | None = None  # (N, 1, 2) float32 in the key frame
         self.points: np.ndarray | None = None  # (N, 1, 2) their latest positions
         self.face: tuple[float, float, float] | None = None  # in the key frame
+        self.factor = 1.0  # tracking resolution / frame resolution
         self.needs_renewal = False
 
     def start(self, grey: np.ndarray, face: tuple[float, float, float]) -> None:
-        cx, cy, side = face
+        self.factor = min(1.0, TRACK_FACE_PX / face[2])
+        grey = self._shrink(grey)
+        cx, cy, side = (v * self.factor for v in face)
         height, width = grey.shape
         half_w, half_h = INNER_FACE[0] * side / 2.0, INNER_FACE[1] * side / 2.0
         x0, x1 = max(0, int(cx - half_w)), min(width, int(cx + half_w) + 1)
         y0, y1 = max(0, int(cy - half_h)), min(height, int(cy + half_h) + 1)
-        self.face, self.key_grey, self.key_points, self.points = face, grey, None, None
+        self.face, self.key_grey, self.key_points, self.points = face, None, None, None
         self.needs_renewal = False
         if x1 - x0 < LK_WINDOW_PX or y1 - y0 < LK_WINDOW_PX:
             return
@@ -304,6 +309,14 @@ class FlowTrack:
         if corners is not None and len(corners) >= MIN_CORNERS:
             self.key_points = corners.astype(np.float32)
             self.points = self.key_points.copy()
+            self.key_grey = grey
+
+    def _shrink(self, grey: np.ndarray) -> np.ndarray:
+        """The frame at tracking resolution (a large face is tracked at TRACK_FACE_PX: as
+        precise as the dead band needs, several times faster)."""
+        if self.factor >= 1.0:
+            return grey
+        return cv2.resize(grey, None, fx=self.factor, fy=self.factor, interpolation=cv2.INTER_AREA)
 
     def _flow(self, src: np.ndarray, dst: np.ndarray, p0: np.ndarray, guess: np.ndarray):
         points, status, _ = cv2.calcOpticalFlowPyrLK(
@@ -321,6 +334,7 @@ class FlowTrack:
     def update(self, grey: np.ndarray) -> tuple[float, float, float] | None:
         if self.key_points is None:
             return self.face
+        grey = self._shrink(grey)
         points, ok = self._flow(self.key_grey, grey, self.key_points, self.points)
         back, ok_back = self._flow(grey, self.key_grey, points, self.key_points)
         miss = np.linalg.norm((back - self.key_points).reshape(-1, 2), axis=1)
@@ -336,7 +350,7 @@ class FlowTrack:
         usable = spread_key > 1.0
         scale = float(np.median(spread_now[usable] / spread_key[usable])) if usable.any() else 1.0
         cx, cy, side = self.face
-        centre = now_mid + scale * (np.array([cx, cy]) - key_mid)
+        centre = now_mid / self.factor + scale * (np.array([cx, cy]) - key_mid / self.factor)
         return (float(centre[0]), float(centre[1]), side * scale)
 
 
