@@ -1,9 +1,10 @@
 """Preprocessing for TS-CAN / CAN / MTTS-CAN: face crop, motion and appearance inputs, labels,
 attention-grid frames, and an on-disk cache (notebook 01_preprocessing).
 
-Per frame: a crop box (``face``: Haar face detection re-run every ``redetect_every`` frames,
-smoothed and enlarged ×``box_scale`` so background stays in view; or the centre square, known
-boxes, or the whole frame), the crop resized to S×S with area interpolation, scaled to [0, 1] and
+Per frame: a crop box (``face``: Haar face detection re-run every ``redetect_every`` frames, the
+face tracked in between by optical flow, smoothed, held still within a dead band, and enlarged
+×``box_scale`` so background stays in view; or the centre square, known boxes, or the whole
+frame), the crop resized to S×S with area interpolation, scaled to [0, 1] and
 clipped to [1/255, 1] (X[t]), and the same crop resized to the mask grid M×M (M = S − 2, the
 gate-1 attention size) for the inverse-attention step. Per clip (``inputs``): motion
 D[t] = (X[t+1] − X[t]) / (X[t+1] + X[t] + ε) divided by its standard deviation, last frame zero;
@@ -16,8 +17,9 @@ accumulate; pass 2 normalises the stores block by block.
 Entry points
 ------------
 ``PreprocessConfig``
-    Every parameter (size, crop, box_scale, redetect_every, smooth, no_face, mask_size,
-    mask_interpolation, appearance, frame_depth, chunk_length, stats, eps), validated.
+    Every parameter (size, crop, box_scale, redetect_every, smooth, no_face, tracker,
+    redetect_tolerance, hold_band, filter_cutoff_hz, filter_beta, mask_size, mask_interpolation,
+    appearance, frame_depth, chunk_length, stats, eps), validated.
 ``preprocess_frames(frames, fps, config, *, boxes, bvp, resp, frame_times, out_dir, ...)``
     Any iterable of RGB uint8 (H, W, 3) frames → ``PreprocessedClip``.
 ``preprocess_clip(clip, config, cache_dir)``

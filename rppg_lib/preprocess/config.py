@@ -6,7 +6,15 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from rppg_lib.preprocess.face import CROP_POLICIES
+from rppg_lib.preprocess.face import (
+    CROP_POLICIES,
+    DEFAULT_FILTER_BETA,
+    DEFAULT_FILTER_CUTOFF_HZ,
+    DEFAULT_HOLD_BAND,
+    DEFAULT_REDETECT_TOLERANCE,
+    DEFAULT_TRACKER,
+    check_tracking,
+)
 from rppg_lib.preprocess.inputs import EPS
 from rppg_lib.preprocess.resize import INTERPOLATIONS
 from rppg_lib.validation import check_choice, check_positive, check_positive_int
@@ -22,9 +30,15 @@ class PreprocessConfig:
     crop: ``"haar"`` face detection, ``"center"`` largest centre square, ``"box"`` known boxes,
         ``"none"`` whole frame.
     box_scale: enlargement of face/known boxes about their centre (1.8 keeps background in view).
-    redetect_every: frames between Haar detections. smooth: weight of the previous box in the
-        moving average of detections (0 = raw detections). no_face: box for frames without a
+    redetect_every: frames between Haar detections. smooth: weight of the previous box when a
+        detection moves it (0 = take the detection as it is). no_face: box for frames without a
         detected face, ``"last"`` box or ``"center"`` square.
+    tracker: between detections ``"flow"`` (optical-flow tracking, smoothing and a dead band:
+        the crop holds still on a still face) or ``"legacy"`` (box held, moved by each detection);
+        see ``rppg_lib.preprocess.face``. redetect_tolerance: a detection within this fraction of
+        the face side of the tracked face is ignored. hold_band: the crop moves only when the
+        smoothed face moves more than this fraction of its side. filter_cutoff_hz, filter_beta:
+        one-euro filter cut-off at rest (Hz) and its rise with speed (Hz per face side per second).
     detect_max_side, min_face_fraction: detection resolution (pixels) and smallest face (fraction
         of the shorter frame side).
     mask_size: grid of the frames kept for inverse attention (default S − 2, the gate-1 mask size).
@@ -45,6 +59,11 @@ class PreprocessConfig:
     no_face: str = "last"
     detect_max_side: int = 320
     min_face_fraction: float = 0.1
+    tracker: str = DEFAULT_TRACKER
+    redetect_tolerance: float = DEFAULT_REDETECT_TOLERANCE
+    hold_band: float = DEFAULT_HOLD_BAND
+    filter_cutoff_hz: float = DEFAULT_FILTER_CUTOFF_HZ
+    filter_beta: float = DEFAULT_FILTER_BETA
     mask_size: int | None = None
     mask_interpolation: str = "area"
     appearance: str = "frame"
@@ -65,6 +84,13 @@ class PreprocessConfig:
         check_positive_int(self.detect_max_side, "detect_max_side")
         if not 0.0 < check_positive(self.min_face_fraction, "min_face_fraction") <= 1.0:
             raise ValueError(f"min_face_fraction must be in (0, 1], got {self.min_face_fraction!r}")
+        check_tracking(
+            self.tracker,
+            self.redetect_tolerance,
+            self.hold_band,
+            self.filter_cutoff_hz,
+            self.filter_beta,
+        )
         if self.mask_size is not None:
             check_positive_int(self.mask_size, "mask_size")
         check_choice(self.mask_interpolation, "mask_interpolation", INTERPOLATIONS)

@@ -186,6 +186,12 @@ def preprocess_frames(
         detect_max_side=cfg.detect_max_side,
         min_face_fraction=cfg.min_face_fraction,
         boxes=boxes,
+        tracker=cfg.tracker,
+        redetect_tolerance=cfg.redetect_tolerance,
+        hold_band=cfg.hold_band,
+        filter_cutoff_hz=cfg.filter_cutoff_hz,
+        filter_beta=cfg.filter_beta,
+        fps=fps,
     )
     folder = Path(out_dir) if out_dir is not None else None
     stores = _Stores(folder, cfg.size, cfg.mask_grid)
