@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from rppg_lib.constants import FRAME_DEPTH
 from rppg_lib.preprocess.face import (
     CROP_POLICIES,
     DEFAULT_FILTER_BETA,
@@ -67,7 +68,7 @@ class PreprocessConfig:
     mask_size: int | None = None
     mask_interpolation: str = "area"
     appearance: str = "frame"
-    frame_depth: int = 10
+    frame_depth: int = FRAME_DEPTH
     chunk_length: int = 180
     stats: str = "video"
     eps: float = EPS

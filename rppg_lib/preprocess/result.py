@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from rppg_lib.constants import FRAME_DEPTH
 from rppg_lib.preprocess.storage import CacheCorruptError, read_entry
 from rppg_lib.validation import check_positive_int
 
@@ -19,7 +20,7 @@ logger = logging.getLogger("rppg_lib.preprocess")
 
 
 def chunks(
-    n_frames: int, chunk_length: int, frame_depth: int = 10, *, clip_id: str = "clip"
+    n_frames: int, chunk_length: int, frame_depth: int = FRAME_DEPTH, *, clip_id: str = "clip"
 ) -> tuple[list[slice], int]:
     """Split T frames into consecutive chunks of ``chunk_length`` frames (a multiple of
     ``frame_depth``, the TSM segment length). Returns (slices, number of dropped tail frames).
@@ -111,7 +112,7 @@ class PreprocessedClip:
         return chunks(
             self.n_frames,
             chunk_length if chunk_length is not None else self.config["chunk_length"],
-            self.config.get("frame_depth", 10),
+            self.config.get("frame_depth", FRAME_DEPTH),
             clip_id=self.clip_id,
         )
 
