@@ -734,7 +734,8 @@ def _plot_rates(ax: Any, results: dict[str, MethodResult], reference_hr: np.ndar
         ax.plot(first.hr_times, reference_hr, color="k", lw=1.5, label="ground truth")
     ax.set_ylabel("HR (bpm)")
     ax.set_ylim(60 * HR_BAND[0] - 3, 60 * HR_BAND[1] + 3)
-    ax.legend(loc="upper right", fontsize="small", ncols=3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize="small", ncols=3)
 
 
 # --- the `rppg infer` command --------------------------------------------------------------------
