@@ -47,7 +47,7 @@ def _no_decoding(monkeypatch) -> None:
     monkeypatch.setattr("rppg_lib.preprocess.stream.preprocess_frames", fail)
 
 
-# --- signals: no rate without a pulse --------------------------------------------------------------
+# --- signals: no rate without a pulse ----------
 
 
 @pytest.mark.parametrize("x", [np.full(300, 0.7), np.array([0.1, 0.3])])
@@ -71,7 +71,7 @@ def test_peak_quality_separates_a_pulse_from_noise():
     assert noise.snr_db < MIN_SNR_DB and noise.peak_share < 0.3
 
 
-# --- default weights, methods, confidence ------------------------------------------------------------
+# --- default weights, methods, confidence ----------
 
 
 @pytest.mark.skipif(not HAS_WHEEL, reason="open-rppg wheel not in data/weights (run make venv)")
@@ -134,7 +134,7 @@ def test_ground_truth_gives_errors_per_window_and_a_sibling_csv_is_not_read(clea
     assert np.abs(windows["hr_ref_bpm"] - np.mean(clip.hr)).max() < 6.0
 
 
-# --- container checks ---------------------------------------------------------------------------
+# --- container checks ----------
 
 
 def _patched_avi(source: Path, target: Path, rate: int, scale: int = 1) -> Path:
@@ -182,7 +182,7 @@ def test_a_truncated_video_is_processed_with_a_warning_naming_both_counts(clean,
     assert summary["frames_in_header"] == 300 and summary["frames_decoded"] < 300
 
 
-# --- arguments and the output folder, before any decoding ---------------------------------------
+# --- arguments and the output folder, before any decoding ----------
 
 
 @pytest.mark.parametrize("args, message", [
