@@ -113,7 +113,7 @@ def test_blank_and_noise_videos_are_flagged_not_given_a_rate(blank, tmp_path, ca
     code = main(["infer", str(video), "--method", "pos", "--crop", "center", "--out",
                  str(tmp_path / "noise"), "--no-progress"])
     assert code == 0
-    assert "no heart rate: no reliable window" in capsys.readouterr().out
+    assert "pos: no reliable heart rate: 0 of 1" in capsys.readouterr().out
     windows = pd.read_csv(tmp_path / "noise" / "heart_rate.csv")
     assert not windows["reliable"].any() and (windows["snr_db"] < MIN_SNR_DB).all()
 
