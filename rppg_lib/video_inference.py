@@ -23,8 +23,7 @@ several methods run, e.g. ``hr_bpm_pos``):
   ``pulse_derivative`` (network output, tscan only), ``hr_bpm`` (window heart rate interpolated
   to the frame) and ``reliable`` (the nearest window's flag);
 * ``heart_rate.csv``: per window ``time_s`` (window centre), ``hr_bpm``, ``snr_db``,
-  ``peak_share``, ``background_snr_db`` (the background's SNR at that rate: light, not pulse),
-  ``reliable``, and ``hr_ref_bpm`` with ``--ground-truth``;
+  ``peak_share``, ``reliable``, and ``hr_ref_bpm`` with ``--ground-truth``;
 * ``summary.json``: whole-video heart rate per method, confidence, errors against the ground
   truth, frame counts (header and decoded), the model's name, settings and timings;
 * ``figures/pulse.png`` and ``.pdf``: the pulse and the heart rate over time, flagged windows
@@ -110,10 +109,6 @@ _METHOD_CHOICES = (*METHODS, "all")
 # illumination clip keeps at least 40 % of its windows with TS-CAN and POS.
 MIN_SNR_DB = 1.0
 MIN_RELIABLE_SHARE = 0.3
-# With the Haar crop a window is also flagged when the frame outside the face (on a grid of
-# _THUMB_SIDE x _THUMB_SIDE cells) shows a peak of at least MIN_SNR_DB at the pulse's frequency in
-# any colour channel: light that flickers on face and background alike, not blood volume.
-_THUMB_SIDE = 16
 _SNR_TOLERANCE_HZ = 0.1
 # The shortest heart-rate window: two periods of the slowest heart rate of the band (42 bpm).
 MIN_WINDOW_S = 2.0 / HR_BAND[0]
@@ -134,8 +129,7 @@ class MethodResult:
     hr_times, hr_series, snr_db, peak_share, reliable: (W,) per window (centre s, bpm, dB, 0-1,
     bool). hr_bpm: whole-video heart rate (bpm), the median of the reliable windows; None when
     fewer than :data:`MIN_RELIABLE_SHARE` of them are reliable (then ``reason`` says why).
-    snr_db_video: SNR of the whole-video spectral peak (dB). background_snr_db: (W,) the
-    strongest SNR (dB) of the background at the window's pulse frequency, None without background.
+    snr_db_video: SNR of the whole-video spectral peak (dB).
     """
 
     name: str
@@ -149,7 +143,6 @@ class MethodResult:
     snr_db_video: float | None
     reason: str | None = None
     derivative: np.ndarray | None = None
-    background_snr_db: np.ndarray | None = None
 
 
 @dataclass
@@ -340,8 +333,7 @@ def _network_inputs(pre: Any, loaded: LoadedModel) -> Any:
 
 
 def _quality(name: str, pulse: np.ndarray, fps: float, window_s: float, step_s: float,
-             derivative: np.ndarray | None = None,
-             background: np.ndarray | None = None) -> MethodResult:
+             derivative: np.ndarray | None = None) -> MethodResult:
     """Windows, confidence and whole-video rate of one method's pulse."""
     window = min(window_s, len(pulse) / fps)
     try:
@@ -358,26 +350,20 @@ def _quality(name: str, pulse: np.ndarray, fps: float, window_s: float, step_s: 
         tolerance_hz=_SNR_TOLERANCE_HZ,
     )
     reliable = snr >= MIN_SNR_DB
-    light = None
-    if background is not None:
-        light = _background_snr(background, fps, times, rates, window)
-        reliable &= light < MIN_SNR_DB
     whole = peak_quality(pulse, fps, *HR_BAND, tolerance_hz=_SNR_TOLERANCE_HZ)
     hr, reason = None, None
     if reliable.mean() >= MIN_RELIABLE_SHARE:
         hr = float(np.median(rates[reliable]))
     else:
-        lit = "" if light is None else f", {int((light >= MIN_SNR_DB).sum())} show the light"
-        reason = (f"no reliable heart rate: {int(reliable.sum())} of {reliable.size} windows are "
-                  f"reliable, fewer than {MIN_RELIABLE_SHARE:.0%} (peak SNR >= {MIN_SNR_DB:g} dB: "
-                  f"{int((snr >= MIN_SNR_DB).sum())}, best {np.max(snr):.1f} dB{lit}): no pulse "
-                  "found")
+        reason = (f"no reliable heart rate: {int(reliable.sum())} of {reliable.size} windows reach "
+                  f"the {MIN_SNR_DB:g} dB peak SNR (best {np.max(snr):.1f} dB), fewer than "
+                  f"{MIN_RELIABLE_SHARE:.0%}: no pulse found")
     return MethodResult(name, pulse, times, rates, snr, share, reliable, hr, whole.snr_db,
-                        reason=reason, derivative=derivative, background_snr_db=light)
+                        reason=reason, derivative=derivative)
 
 
 def _unsupervised(name: str, rgb: np.ndarray, fps: float, window_s: float,
-                  step_s: float, background: np.ndarray | None) -> MethodResult:
+                  step_s: float) -> MethodResult:
     try:
         raw = unsupervised_pulse(name.upper(), rgb, fps)
         pulse = process_waveform(raw, fps, HR_BAND, integrate=False)
@@ -386,70 +372,7 @@ def _unsupervised(name: str, rgb: np.ndarray, fps: float, window_s: float,
         result = _quality(name, pulse, fps, window_s, step_s)
         result.reason = f"{name} found no signal: {err}"
         return result
-    return _quality(name, pulse, fps, window_s, step_s, background=background)
-
-
-def _background_snr(background: np.ndarray, fps: float, times: np.ndarray, rates: np.ndarray,
-                    window_s: float) -> np.ndarray:
-    """Per window, the largest SNR (dB) over the colour channels of the band-passed background
-    ``background`` (T, C) at that window's pulse rate (:func:`rppg_lib.metrics.snr`, the same
-    ±0.1 Hz peak-and-harmonic definition as the pulse's own SNR)."""
-    from rppg_lib.metrics import snr as snr_at
-
-    length = int(round(window_s * fps))
-    high = min(2.0 * HR_BAND[1], fps / 2.0)
-    out = np.full(times.shape, -np.inf)
-    for i, (centre, rate) in enumerate(zip(times, rates, strict=True)):
-        start = max(0, min(int(round(centre * fps - length / 2.0)), len(background) - length))
-        for channel in background[start : start + length].T:
-            if np.ptp(channel) > 0:
-                value = snr_at(channel, fps, rate, low=HR_BAND[0], high=high,
-                               tolerance_hz=_SNR_TOLERANCE_HZ)
-                out[i] = max(out[i], value)
-    return out
-
-
-class _Thumbnails:
-    """Passes frames through and keeps each as a small _THUMB_SIDE² area-averaged image, from
-    which the background's colour outside the crop is read after tracking."""
-
-    def __init__(self, frames: Iterable[np.ndarray]):
-        self.frames = frames
-        self.thumbs: list[np.ndarray] = []
-        self.shape: tuple[int, int] | None = None
-
-    def __iter__(self):
-        import cv2
-
-        for frame in self.frames:
-            self.shape = frame.shape[:2]
-            self.thumbs.append(cv2.resize(frame, (_THUMB_SIDE, _THUMB_SIDE),
-                                          interpolation=cv2.INTER_AREA).astype(np.float32))
-            yield frame
-
-    def background(self, boxes: np.ndarray, box_scale: float, fps: float) -> np.ndarray | None:
-        """(T, 3) band-passed mean colour of the cells whose centres lie outside each frame's
-        face (the crop box shrunk by ``box_scale`` about its centre: hair, clothes and background
-        reflect the room's light but carry no pulse), or None when some frame has fewer than 4
-        such cells."""
-        if self.shape is None or len(self.thumbs) != len(boxes):
-            return None
-        height, width = self.shape
-        cy = (np.arange(_THUMB_SIDE) + 0.5) * height / _THUMB_SIDE
-        cx = (np.arange(_THUMB_SIDE) + 0.5) * width / _THUMB_SIDE
-        means = np.empty((len(boxes), 3))
-        for i, ((x, y, w, h), thumb) in enumerate(zip(boxes, self.thumbs, strict=True)):
-            half_w, half_h = w / (2.0 * box_scale), h / (2.0 * box_scale)
-            inside_y = np.abs(cy - (y + h / 2.0)) < half_h
-            inside_x = np.abs(cx - (x + w / 2.0)) < half_w
-            outside = ~(inside_y[:, None] & inside_x[None, :])
-            if outside.sum() < 4:
-                return None
-            means[i] = thumb[outside].mean(axis=0)
-        try:
-            return process_waveform(means, fps, HR_BAND, integrate=False)
-        except ValueError:
-            return None
+    return _quality(name, pulse, fps, window_s, step_s)
 
 
 def _reference_rates(kind: str, signal: Any, frame_times: np.ndarray, result: MethodResult,
@@ -568,11 +491,10 @@ def infer_video(
     )
     results: dict[str, MethodResult] = {}
     resp = br = masks = mask_frames = None
-    thumbs = _Thumbnails(source.frames)
     with tempfile.TemporaryDirectory(prefix="rppg_infer_") as tmp:
         try:
             pre = preprocess_frames(
-                thumbs, source.fps, config, clip_id=video_path.name,
+                source.frames, source.fps, config, clip_id=video_path.name,
                 source=str(video_path), out_dir=tmp, progress=progress,
             )
         except ValueError as err:
@@ -587,9 +509,6 @@ def infer_video(
         decoded = _frame_count_warning(source, n)
         frame_times = np.asarray(pre.frame_times, dtype=np.float64)
         fs = source.fps
-        # a centre crop knows no face: the frame around it may be face too, so no light check
-        background = thumbs.background(np.asarray(pre.boxes), config.box_scale, fs) \
-            if crop == "haar" else None
         timings["decode_and_crop_s"] = time.perf_counter() - clock
         if n / fs < 1.0 / HR_BAND[0]:
             raise ValueError(
@@ -604,8 +523,7 @@ def infer_video(
             timings["network_s"] = time.perf_counter() - clock
             if derivative is not None:
                 pulse = process_waveform(derivative, fs, HR_BAND, integrate=True)
-                results["tscan"] = _quality("tscan", pulse, fs, window_s, step_s, derivative,
-                                            background)
+                results["tscan"] = _quality("tscan", pulse, fs, window_s, step_s, derivative)
             if resp is not None:
                 resp = process_waveform(resp, fs, BR_BAND, integrate=True)
                 br = _breathing(resp, fs)
@@ -616,7 +534,7 @@ def infer_video(
         if unsupervised:
             rgb = np.asarray(pre.mask_frames, dtype=np.float64).mean(axis=(1, 2))
             for m in unsupervised:
-                results[m] = _unsupervised(m, rgb, fs, window_s, step_s, background)
+                results[m] = _unsupervised(m, rgb, fs, window_s, step_s)
         no_face = int(pre.n_no_face_frames) if crop == "haar" else 0
     results = {m: results[m] for m in methods if m in results}
     ref_rates = None
@@ -701,8 +619,6 @@ def _summary(video_path, source, decoded, fs, n, methods, results, model_name, l
             "snr_db_video": r.snr_db_video,
             "n_windows": int(r.hr_series.size),
             "n_windows_reliable": int(r.reliable.sum()),
-            "n_windows_light": None if r.background_snr_db is None
-            else int((r.background_snr_db >= MIN_SNR_DB).sum()),
             "median_snr_db": float(np.median(r.snr_db)) if r.snr_db.size else None,
             "median_peak_share": float(np.median(r.peak_share)) if r.peak_share.size else None,
         }
@@ -755,10 +671,7 @@ def _write_tables(out: Path, frame_times: np.ndarray, results: dict[str, MethodR
             table[f"reliable{sfx}"] = r.reliable[nearest]
             windows.setdefault("time_s", r.hr_times)
             windows |= {f"hr_bpm{sfx}": r.hr_series, f"snr_db{sfx}": r.snr_db,
-                        f"peak_share{sfx}": r.peak_share}
-            if r.background_snr_db is not None:
-                windows[f"background_snr_db{sfx}"] = r.background_snr_db
-            windows[f"reliable{sfx}"] = r.reliable
+                        f"peak_share{sfx}": r.peak_share, f"reliable{sfx}": r.reliable}
         else:
             table[f"hr_bpm{sfx}"] = np.full(frame_times.shape, np.nan)
             table[f"reliable{sfx}"] = np.zeros(frame_times.shape, dtype=bool)
@@ -825,7 +738,7 @@ def _plot_rates(ax: Any, results: dict[str, MethodResult], reference_hr: np.ndar
                     color=line.get_color(), alpha=0.5, ms=4)
     if first is not None and (~first.reliable).any():
         ax.plot([], [], ls="none", marker="o", mfc="none", color="0.4",
-                label=f"unreliable (SNR < {MIN_SNR_DB:g} dB or light)")
+                label=f"SNR < {MIN_SNR_DB:g} dB (unreliable)")
     if reference_hr is not None and first is not None:
         ax.plot(first.hr_times, reference_hr, color="k", lw=1.5, label="ground truth")
     ax.set_ylabel("HR (bpm)")

@@ -118,22 +118,6 @@ def test_blank_and_noise_videos_are_flagged_not_given_a_rate(blank, tmp_path, ca
     assert not windows["reliable"].any() and (windows["snr_db"] < MIN_SNR_DB).all()
 
 
-def test_flicker_seen_on_the_background_too_is_flagged_as_light(tmp_path):
-    # in-band flicker on face and background, no pulse: a clear peak, but the light's
-    frames = generate("illumination", seconds=10.0, fps=FPS, size=128, seed=0,
-                      pulse_amplitude=0.0).frames
-    video = tmp_path / "flicker.avi"
-    write_video(video, frames, FPS)
-    result = infer_video(video, None, tmp_path / "out", method="pos", progress=False)
-    pos = result.methods["pos"]
-    assert pos.snr_db[0] >= MIN_SNR_DB  # the face shows a clear peak ...
-    assert pos.background_snr_db[0] >= MIN_SNR_DB  # ... and so does the frame around the face
-    assert not pos.reliable.any() and result.summary["hr_bpm"] is None
-    assert result.summary["methods"]["pos"]["n_windows_light"] == 1
-    windows = pd.read_csv(tmp_path / "out" / "heart_rate.csv")
-    assert windows.loc[0, "background_snr_db"] >= MIN_SNR_DB and not windows.loc[0, "reliable"]
-
-
 def test_ground_truth_gives_errors_per_window_and_a_sibling_csv_is_not_read(clean, tmp_path):
     path, clip = clean
     (path.parent / "clip.csv").write_text("garbage,,\n1,2\n")  # beside the video: ignored
