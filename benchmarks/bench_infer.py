@@ -45,6 +45,7 @@ def baseline_module(commit: str):
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("video_inference_baseline", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -82,7 +82,7 @@ def main() -> None:
     print(f"peak SNR per 10 s window (step 1 s), {args.seeds} seed(s) x {args.seconds:g} s clips; "
           f"MIN_SNR_DB = {MIN_SNR_DB:g} dB, MIN_RELIABLE_SHARE = {MIN_RELIABLE_SHARE:g}")
     print(f"{'condition':<13}{'method':<7}{'n':>5}{'min':>8}{'median':>8}{'max':>8}"
-          f"{'flagged':>9}{'clips rated':>13}{'MAE rel.':>10}{'MAE flagged':>13}")
+          f"{'flagged':>9}{'clips rated':>13}{'MAE reliable':>15}{'MAE flagged':>15}")
     for (condition, name), values in snr.items():
         v = np.asarray(values)
         ok, bad = err_ok.get((condition, name), []), err_bad.get((condition, name), [])
@@ -90,7 +90,7 @@ def main() -> None:
         mae_bad = f"{np.mean(bad):.2f} ({len(bad)})" if bad else "-"
         print(f"{condition:<13}{name:<7}{v.size:>5}{v.min():>8.2f}{np.median(v):>8.2f}"
               f"{v.max():>8.2f}{np.mean(v < MIN_SNR_DB):>9.0%}"
-              f"{f'{rated[(condition, name)]}/{args.seeds}':>13}{mae_ok:>10}{mae_bad:>13}")
+              f"{f'{rated[(condition, name)]}/{args.seeds}':>13}{mae_ok:>15}{mae_bad:>15}")
 
 
 if __name__ == "__main__":
