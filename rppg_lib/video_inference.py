@@ -476,6 +476,7 @@ def infer_video(
 
         resolve_device(device)  # an unknown or absent device fails here, not after decoding
     source = _open_source(video_path, fps)
+    _check_duration(video_path, len(source.frame_times), source.fps)
     reference = None if gt_path is None else _read_ground_truth(gt_path, source.frame_times)
     loaded, model_name = _resolve_weights(weights) if "tscan" in methods else (None, None)
     prepare_infer_out_dir(out_dir, force=force)
@@ -510,11 +511,7 @@ def infer_video(
         frame_times = np.asarray(pre.frame_times, dtype=np.float64)
         fs = source.fps
         timings["decode_and_crop_s"] = time.perf_counter() - clock
-        if n / fs < 1.0 / HR_BAND[0]:
-            raise ValueError(
-                f"video {video_path} holds {n} frames ({n / fs:.2f} s at {fs:g} fps): too short "
-                f"for a heart rate (at least {1 / HR_BAND[0]:.2f} s)"
-            )
+        _check_duration(video_path, n, fs)
         if loaded is not None:
             clock = time.perf_counter()
             derivative, resp, masks, padded = _run_network(
@@ -563,6 +560,15 @@ def infer_video(
     )
     return VideoInference(fps=fs, frame_times=frame_times, methods=results, summary=summary,
                           files=files, resp=resp, reference_hr=ref_rates, masks=masks)
+
+
+def _check_duration(video_path: Path, n: int, fps: float) -> None:
+    """A heart rate needs one period of the slowest rate, 1.43 s (``n`` 0: count unknown yet)."""
+    if n and n / fps < 1.0 / HR_BAND[0]:
+        raise ValueError(
+            f"video {video_path} holds {n} frames ({n / fps:.2f} s at {fps:g} fps): too short "
+            f"for a heart rate (at least {1 / HR_BAND[0]:.2f} s)"
+        )
 
 
 def _count(source: _Source) -> int:

@@ -325,10 +325,10 @@ def test_infer_video_with_a_trained_checkpoint_finds_the_face(
 
 def test_video_without_a_face_is_reported_clearly(tmp_path, checkpoint_path, capsys):
     rng = np.random.default_rng(0)
-    frames = rng.integers(90, 110, size=(30, 96, 96, 3), dtype=np.uint8)
+    frames = rng.integers(90, 110, size=(60, 96, 96, 3), dtype=np.uint8)
     video = tmp_path / "wall.avi"
     write_video(video, frames, FPS)
-    with pytest.raises(NoFaceError, match=r"no face found in .*wall\.avi \(30 frames searched"):
+    with pytest.raises(NoFaceError, match=r"no face found in .*wall\.avi \(60 frames searched"):
         infer_video(video, checkpoint_path, tmp_path / "out", progress=False)
 
     parser = argparse.ArgumentParser(prog="rppg")

@@ -228,3 +228,13 @@ def test_a_second_run_needs_force_and_leaves_no_stale_file(blank, tmp_path):
     assert not (out / "mask_frames.npy").exists()
     old = [p for p in tmp_path.iterdir() if p.name.startswith("out.old-")]
     assert len(old) == 1 and (old[0] / "mask_frames.npy").is_file()
+
+
+def test_a_video_shorter_than_one_slow_beat_is_refused_before_decoding(tmp_path, capsys,
+                                                                      monkeypatch):
+    _no_decoding(monkeypatch)
+    video = tmp_path / "short.avi"
+    write_video(video, np.full((30, 64, 64, 3), 128, dtype=np.uint8), FPS)  # 1 s
+    assert main(["infer", str(video), "--method", "pos", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "short.avi holds 30 frames (1.00 s at 30 fps): too short" in err
