@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from rppg_lib.cli import main
-from rppg_lib.signals import heart_rate, peak_quality
 from rppg_lib.synthetic import generate
 from rppg_lib.video_inference import DEFAULT_WEIGHTS_DIR, MIN_SNR_DB, infer_video
 from rppg_lib.video_io import write_video
@@ -45,30 +44,6 @@ def _no_decoding(monkeypatch) -> None:
         raise AssertionError("frames were decoded before the arguments were checked")
 
     monkeypatch.setattr("rppg_lib.preprocess.stream.preprocess_frames", fail)
-
-
-# --- signals: no rate without a pulse ----------
-
-
-@pytest.mark.parametrize("x", [np.full(300, 0.7), np.array([0.1, 0.3])])
-def test_heart_rate_refuses_constant_and_too_short_inputs(x):
-    from rppg_lib.signals import breathing_rate, heart_rate_peaks
-
-    with pytest.raises(ValueError, match=r"^x (is constant|has 2 samples)"):
-        heart_rate(x, FPS)
-    with pytest.raises(ValueError, match=r"^x (is constant|has 2 samples)"):
-        heart_rate_peaks(x, FPS)
-    with pytest.raises(ValueError, match=r"^x (is constant|has 2 samples)"):
-        breathing_rate(x, FPS)
-
-
-def test_peak_quality_separates_a_pulse_from_noise():
-    t = np.arange(300) / FPS
-    pulse = peak_quality(np.sin(2 * np.pi * 1.2 * t), FPS)
-    assert pulse.rate_bpm == pytest.approx(72.0, abs=0.2)
-    assert pulse.snr_db > 10 and pulse.peak_share > 0.8
-    noise = peak_quality(np.random.default_rng(0).standard_normal(300), FPS)
-    assert noise.snr_db < MIN_SNR_DB and noise.peak_share < 0.3
 
 
 # --- default weights, methods, confidence ----------
