@@ -9,6 +9,11 @@ the frames it decodes and raises, naming the file and the frame index, when it e
 claimed count or holds more frames than claimed. :func:`probe_video` with ``count_frames=True``
 decodes the whole file once to get the exact count.
 
+Clocks: :func:`check_video` checks a video's frame rate before any long work, against
+:data:`FPS_RANGE_HZ` and the time stamps of its first frames (and, for AVI, the stream header
+itself: OpenCV reports 25 Hz for a header rate of 0); :class:`DecodedFrames` streams a file once
+and counts what decodes, for comparison with the header's count.
+
 Lossless writing: FFV1 in an ``.avi`` through the opencv-python-headless wheel round-trips RGB
 frames bit-exactly, but only for even widths and heights (the wheel's encoder silently drops an odd
 last row or column), so :func:`write_video` refuses odd sizes for FFV1; PNG frame folders

@@ -213,3 +213,18 @@ def test_a_video_shorter_than_one_slow_beat_is_refused_before_decoding(tmp_path,
     assert main(["infer", str(video), "--method", "pos", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "short.avi holds 30 frames (1.00 s at 30 fps): too short" in err
+
+
+def test_a_frame_folder_needs_a_plausible_fps(tmp_path, capsys):
+    from rppg_lib.video_io import write_image_folder
+
+    folder = tmp_path / "frames"
+    write_image_folder(folder, np.full((60, 32, 32, 3), 100, dtype=np.uint8))
+    base = ["infer", str(folder), "--method", "green", "--crop", "center", "--window", "3"]
+    assert main(base + ["--out", str(tmp_path / "a")]) == 2
+    assert "--fps is required for the frame folder" in capsys.readouterr().err
+    assert main(base + ["--fps", "500", "--out", str(tmp_path / "b")]) == 2
+    assert "fps (--fps) = 500.0 Hz is outside" in capsys.readouterr().err
+    assert main(base + ["--fps", "30", "--out", str(tmp_path / "c"), "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "c" / "summary.json").read_text())
+    assert summary["n_frames"] == 60 and summary["hr_bpm"] is None  # a still grey: no pulse
