@@ -244,7 +244,7 @@ def check_rate_input(x: np.ndarray, fs: float, high: float, name: str = "x") -> 
     constant (no pulse at all) or a shorter input raises ValueError naming ``name`` instead of
     returning whatever bin the zero-padded spectrum happens to peak at.
     """
-    arr = as_signal(x, name)
+    arr = as_signal(x, name, min_length=3)
     fs = check_fs(fs)
     needed = max(3, int(np.ceil(fs / high - 1e-9)))
     if arr.size < needed:
