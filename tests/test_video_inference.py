@@ -228,3 +228,22 @@ def test_a_frame_folder_needs_a_plausible_fps(tmp_path, capsys):
     assert main(base + ["--fps", "30", "--out", str(tmp_path / "c"), "--no-progress"]) == 0
     summary = json.loads((tmp_path / "c" / "summary.json").read_text())
     assert summary["n_frames"] == 60 and summary["hr_bpm"] is None  # a still grey: no pulse
+
+
+REAL_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "real" / "naber_rppg_video" / \
+    "rPPG_video.mp4"
+
+
+@pytest.mark.skipif(not REAL_VIDEO.is_file(), reason=f"real face video absent: {REAL_VIDEO}")
+def test_a_real_mp4_passes_the_clock_checks_and_decodes_to_its_header_count(tmp_path):
+    result = infer_video(REAL_VIDEO, None, tmp_path / "out", method=["pos", "chrom"],
+                         progress=False)
+    s = result.summary
+    assert s["frames_in_header"] == s["frames_decoded"] == 907
+    assert s["fps"] == pytest.approx(29.5013, abs=1e-3)
+    assert s["fps_time_stamps"] == pytest.approx(s["fps_header"], rel=1e-3)
+    assert s["frames_without_face"] == 0
+    # POS and CHROM on the same crop agree window by window where both are reliable
+    pos, chrom = result.methods["pos"], result.methods["chrom"]
+    both = pos.reliable & chrom.reliable
+    assert both.any() and np.abs(pos.hr_series[both] - chrom.hr_series[both]).max() < 3.0
