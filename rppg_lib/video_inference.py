@@ -809,6 +809,8 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         print(f"rppg infer: error: {err}", file=sys.stderr)
         return 2
     for warning in caught:
+        if warning.category.__module__.split(".")[0] in ("sklearn", "numpy"):
+            continue  # FastICA's convergence and numpy's arithmetic notes: no action for a user
         print(f"rppg infer: warning: {warning.message}", file=sys.stderr)
     s = result.summary
     for name, m in s["methods"].items():
