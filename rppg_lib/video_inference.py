@@ -110,6 +110,10 @@ _METHOD_CHOICES = (*METHODS, "all")
 MIN_SNR_DB = 1.0
 MIN_RELIABLE_SHARE = 0.3
 _SNR_TOLERANCE_HZ = 0.1
+# Side (pixels) of the face crops the unsupervised methods average, and of the unused standard
+# inputs when no standard-input network reads them (PreprocessConfig's smallest size).
+_CROP_SIDE = 36
+_UNUSED_INPUT_SIDE = 3
 # The shortest heart-rate window: two periods of the slowest heart rate of the band (42 bpm).
 MIN_WINDOW_S = 2.0 / HR_BAND[0]
 
@@ -483,12 +487,15 @@ def infer_video(
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    size = loaded.img_size if loaded is not None else 36
     depth = (loaded.frame_depth or 10) if loaded is not None else 10
+    standard = loaded is not None and loaded.inputs == "standard"
+    crop_side = loaded.img_size if loaded is not None else _CROP_SIDE
     config = PreprocessConfig(
-        size=size, crop=crop, frame_depth=depth,
+        # the motion/appearance inputs are only read by a standard-input network: otherwise
+        # they are built on the smallest grid, and the crops (mask_frames) carry the pixels
+        size=crop_side if standard else _UNUSED_INPUT_SIDE, crop=crop, frame_depth=depth,
         chunk_length=depth * max(1, round(180 / depth)),
-        mask_size=size if loaded is None or loaded.inputs == "open_rppg" else None,
+        mask_size=None if standard else crop_side,
     )
     results: dict[str, MethodResult] = {}
     resp = br = masks = mask_frames = None
