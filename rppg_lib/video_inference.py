@@ -414,6 +414,9 @@ def _reference_rates(kind: str, signal: Any, frame_times: np.ndarray, result: Me
 
 
 def _errors(result: MethodResult, ref: np.ndarray) -> dict[str, Any]:
+    if result.hr_series.size != ref.size:  # a method without windows (constant pulse)
+        return {"n_windows": 0, "mae_bpm": None, "rmse_bpm": None, "mae_bpm_reliable": None,
+                "rmse_bpm_reliable": None, "n_windows_reliable": 0}
     ok = np.isfinite(ref)
     out: dict[str, Any] = {"n_windows": int(ok.sum())}
     for label, keep in (("", ok), ("_reliable", ok & result.reliable)):
@@ -542,9 +545,9 @@ def infer_video(
         no_face = int(pre.n_no_face_frames) if crop == "haar" else 0
     results = {m: results[m] for m in methods if m in results}
     ref_rates = None
-    if reference is not None and results:
-        first = next(iter(results.values()))
-        ref_rates = _reference_rates(*reference, frame_times, first, fs, window_s)
+    windowed = [r for r in results.values() if r.hr_times.size]  # all share the same windows
+    if reference is not None and windowed:
+        ref_rates = _reference_rates(*reference, frame_times, windowed[0], fs, window_s)
     timings["post_s"] = time.perf_counter() - clock
 
     summary = _summary(

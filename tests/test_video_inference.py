@@ -247,3 +247,26 @@ def test_a_real_mp4_passes_the_clock_checks_and_decodes_to_its_header_count(tmp_
     pos, chrom = result.methods["pos"], result.methods["chrom"]
     both = pos.reliable & chrom.reliable
     assert both.any() and np.abs(pos.hr_series[both] - chrom.hr_series[both]).max() < 3.0
+
+
+def test_ground_truth_with_a_method_that_found_no_signal(blank, tmp_path):
+    gt = tmp_path / "hr.csv"
+    pd.DataFrame({"time": np.arange(0, 5.01, 0.5), "hr": 70.0}).to_csv(gt, index=False)
+    result = infer_video(blank, None, tmp_path / "out", method=["pos", "ica"], crop="center",
+                         ground_truth=gt, window_s=4.0, progress=False)
+    methods = result.summary["methods"]
+    assert methods["pos"]["ground_truth"]["n_windows"] == 0  # a constant pulse: no windows
+    ica = methods["ica"]["ground_truth"]
+    assert ica["n_windows"] == result.methods["ica"].hr_series.size == 2
+    np.testing.assert_allclose(result.reference_hr, 70.0)
+    assert ica["mae_bpm"] == pytest.approx(np.mean(np.abs(result.methods["ica"].hr_series - 70)))
+
+
+def test_windows_the_ground_truth_does_not_cover_are_left_out_of_the_errors(blank, tmp_path):
+    gt = tmp_path / "hr.csv"
+    pd.DataFrame({"time": np.arange(0, 4.51, 0.5), "hr": 70.0}).to_csv(gt, index=False)
+    result = infer_video(blank, None, tmp_path / "out", method="ica", crop="center",
+                         ground_truth=gt, window_s=4.0, progress=False)
+    # windows [0, 4] s and [1, 5] s: the second ends after the ground truth's 4.5 s
+    assert np.isnan(result.reference_hr[1]) and result.reference_hr[0] == 70.0
+    assert result.summary["methods"]["ica"]["ground_truth"]["n_windows"] == 1
