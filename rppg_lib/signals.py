@@ -8,6 +8,8 @@ per minute. Signals are 1-D arrays of T samples unless a docstring says ``(T,)``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.linalg
 import scipy.signal
@@ -37,6 +39,10 @@ __all__ = [
     "breathing_rate",
     "heart_rate_peaks",
     "heart_rate_series",
+    "check_rate_input",
+    "PeakQuality",
+    "peak_quality",
+    "heart_rate_quality_series",
     "resample_to_times",
     "resample_rate",
     "sliding_windows",
@@ -230,13 +236,41 @@ def peak_frequency(
     return float(freqs[in_band][np.argmax(power[in_band])])
 
 
+def check_rate_input(x: np.ndarray, fs: float, high: float, name: str = "x") -> np.ndarray:
+    """``x`` as a 1-D float64 signal fit for a rate estimate in a band up to ``high`` Hz.
+
+    A rate needs at least one cycle of the fastest rate of the band (``1/high`` s: 0.4 s for a
+    heart rate up to 2.5 Hz, 2 s for breathing up to 0.5 Hz) and a signal that varies: a
+    constant (no pulse at all) or a shorter input raises ValueError naming ``name`` instead of
+    returning whatever bin the zero-padded spectrum happens to peak at.
+    """
+    arr = as_signal(x, name, min_length=3)
+    fs = check_fs(fs)
+    needed = max(3, int(np.ceil(fs / high - 1e-9)))
+    if arr.size < needed:
+        raise ValueError(
+            f"{name} has {arr.size} samples ({arr.size / fs:.3g} s at {fs:g} Hz): a rate in a band "
+            f"up to {high:g} Hz needs at least one cycle, {1 / high:.3g} s ({needed} samples)"
+        )
+    if np.ptp(arr) == 0:
+        raise ValueError(
+            f"{name} is constant (all {arr.size} samples equal {arr[0]:g}): it holds no pulse, so "
+            "there is no rate to estimate"
+        )
+    return arr
+
+
 def heart_rate(
     x: np.ndarray, fs: float, low: float = 0.7, high: float = 2.5, nfft: int | None = None
 ) -> float:
     """Heart rate in bpm: 60 × the periodogram peak of pulse ``x`` (sampled at ``fs`` Hz) in
-    [low, high] Hz. nfft None zero-pads so that bins are at most 0.1 bpm apart."""
-    arr = as_signal(x, "x")
+    [low, high] Hz. nfft None zero-pads so that bins are at most 0.1 bpm apart.
+
+    A constant ``x`` or one shorter than a cycle of ``high`` raises ValueError
+    (:func:`check_rate_input`)."""
     fs = check_fs(fs)
+    low, high = check_band(low, high, fs)
+    arr = check_rate_input(x, fs, high)
     if nfft is None:
         nfft = _fine_nfft(arr.size, fs, 0.1 / 60.0)
     return 60.0 * peak_frequency(arr, fs, low, high, nfft=nfft)
@@ -246,12 +280,70 @@ def breathing_rate(
     x: np.ndarray, fs: float, low: float = 0.08, high: float = 0.5, nfft: int | None = None
 ) -> float:
     """Breathing rate in breaths/min: 60 × the periodogram peak of respiration ``x`` (sampled at
-    ``fs`` Hz) in [low, high] Hz. nfft None zero-pads so that bins are at most 0.1 /min apart."""
-    arr = as_signal(x, "x")
+    ``fs`` Hz) in [low, high] Hz. nfft None zero-pads so that bins are at most 0.1 /min apart.
+
+    A constant ``x`` or one shorter than a cycle of ``high`` raises ValueError
+    (:func:`check_rate_input`)."""
     fs = check_fs(fs)
+    low, high = check_band(low, high, fs)
+    arr = check_rate_input(x, fs, high)
     if nfft is None:
         nfft = _fine_nfft(arr.size, fs, 0.1 / 60.0)
     return 60.0 * peak_frequency(arr, fs, low, high, nfft=nfft)
+
+
+@dataclass(frozen=True)
+class PeakQuality:
+    """The spectral peak of a pulse and how clearly it stands out.
+
+    rate_bpm: 60 × the peak frequency in the band. snr_db: 10·log10(S / N), S the power within
+    ±tolerance of the peak and of its first harmonic, N the rest of [low, 2·high] Hz (the de Haan
+    and Jeanne SNR, taken around the estimated peak instead of a known heart rate).
+    peak_share: the share (0–1) of the power in [low, high] that lies within ±tolerance of the
+    peak.
+    """
+
+    rate_bpm: float
+    snr_db: float
+    peak_share: float
+
+
+def peak_quality(
+    x: np.ndarray,
+    fs: float,
+    low: float = 0.7,
+    high: float = 2.5,
+    *,
+    tolerance_hz: float = 0.1,
+    nfft: int | None = None,
+) -> PeakQuality:
+    """Heart rate of pulse ``x`` (sampled at ``fs`` Hz) with the SNR and share of its peak.
+
+    The rate is :func:`heart_rate`'s (same nfft rule); see :class:`PeakQuality` for the SNR and
+    the share. Both come from the same zero-padded periodogram. A signal whose power is all
+    inside the peak gets +inf dB.
+    """
+    fs = check_fs(fs)
+    low, high = check_band(low, high, fs)
+    tolerance_hz = check_positive(tolerance_hz, "tolerance_hz")
+    arr = check_rate_input(x, fs, high)
+    if nfft is None:
+        nfft = _fine_nfft(arr.size, fs, 0.1 / 60.0)
+    freqs, power = power_spectrum(arr, fs, nfft=nfft)
+    in_band = (freqs >= low) & (freqs <= high)
+    if not np.any(in_band):
+        raise ValueError(f"no frequency bin falls in [{low:g}, {high:g}] Hz with nfft = {nfft}")
+    f0 = float(freqs[in_band][np.argmax(power[in_band])])
+    near_peak = np.abs(freqs - f0) <= tolerance_hz
+    harmonics = near_peak | (np.abs(freqs - 2.0 * f0) <= tolerance_hz)
+    noise_band = (freqs >= low) & (freqs <= min(2.0 * high, fs / 2.0))
+    signal_power = float(power[harmonics].sum())
+    noise_power = float(power[noise_band & ~harmonics].sum())
+    band_power = float(power[in_band].sum())
+    with np.errstate(divide="ignore"):
+        snr_db = np.inf if noise_power == 0 else float(10.0 * np.log10(signal_power / noise_power))
+    share = float(power[in_band & near_peak].sum() / band_power) if band_power > 0 else 0.0
+    return PeakQuality(rate_bpm=60.0 * f0, snr_db=float(snr_db), peak_share=share)
 
 
 def heart_rate_peaks(
@@ -269,11 +361,13 @@ def heart_rate_peaks(
     that noise and the dicrotic notch do not create extra peaks. Peaks (``scipy.signal.find_peaks``)
     must be at least fs/high samples apart (no faster than ``high`` Hz) and stand out by
     ``min_prominence`` standard deviations of the (filtered) signal. The median makes one missed or
-    extra beat harmless. Raises ValueError when fewer than two beats are found.
+    extra beat harmless. Raises ValueError when fewer than two beats are found, and for a
+    constant or too-short ``x`` (:func:`check_rate_input`): the filter's rounding noise on a
+    constant would otherwise pass for beats.
     """
-    arr = as_signal(x, "x", min_length=3)
     fs = check_fs(fs)
     low, high = check_band(low, high, fs)
+    arr = check_rate_input(x, fs, high)
     if min_prominence < 0:
         raise ValueError(f"min_prominence must be >= 0, got {show(min_prominence)}")
     if prefilter:
@@ -326,6 +420,42 @@ def heart_rate_series(
             rates[i] = heart_rate_peaks(seg, fs, low, high)
     centres = (starts + length / 2.0) / fs
     return centres, rates
+
+
+def heart_rate_quality_series(
+    x: np.ndarray,
+    fs: float,
+    window_s: float,
+    step_s: float,
+    *,
+    low: float = 0.7,
+    high: float = 2.5,
+    tolerance_hz: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sliding-window heart rate with the quality of each window's peak (:func:`peak_quality`).
+
+    Windows as :func:`heart_rate_series` (``window_s`` s every ``step_s`` s from t = 0, a last one
+    aligned with the end). Returns ``(centre times s, HR bpm, SNR dB, peak share)``, each (W,);
+    the rates equal ``heart_rate_series``'s spectral ones.
+    """
+    arr = as_signal(x, "x")
+    fs = check_fs(fs)
+    window_s = check_positive(window_s, "window_s")
+    step_s = check_positive(step_s, "step_s")
+    length = int(round(window_s * fs))
+    hop = max(1, int(round(step_s * fs)))
+    starts = window_starts(arr.size, length, hop, tail="shift", name="window_s")
+    quality = [
+        peak_quality(arr[start : start + length], fs, low, high, tolerance_hz=tolerance_hz)
+        for start in starts
+    ]
+    centres = (starts + length / 2.0) / fs
+    return (
+        centres,
+        np.array([q.rate_bpm for q in quality]),
+        np.array([q.snr_db for q in quality]),
+        np.array([q.peak_share for q in quality]),
+    )
 
 
 # --- resampling --------------------------------------------------------------------------------

@@ -1,32 +1,52 @@
 """Pulse and heart rate from your own video, without ground truth: :func:`infer_video` and the
 ``rppg infer VIDEO`` command (:func:`register_infer_command`).
 
-The chain: open the video with :mod:`rppg_lib.datasets` (any file OpenCV/FFmpeg reads, or a
-folder of frames), find and track the face (OpenCV Haar cascade, or a centre crop), build the
-network inputs with :mod:`rppg_lib.preprocess`, run the network over every frame
-(:func:`rppg_lib.inference.predict_clip`), and write:
+The chain: check every argument, the output folder, the weights and the video's clock (frame rate
+against its time stamps and :data:`rppg_lib.video_io.FPS_RANGE_HZ`) before decoding anything;
+then decode the video once, find and track the face (:mod:`rppg_lib.preprocess`'s tracker, or a
+centre crop), and estimate the pulse with one or more methods on that same crop:
 
-* ``pulse.csv``: per frame ``time_s``, ``pulse`` (band-passed waveform, arbitrary units),
-  ``pulse_derivative`` (network output) and ``hr_bpm`` (sliding-window heart rate interpolated
-  to the frame; held constant before the first and after the last window centre);
-* ``heart_rate.csv``: per window ``time_s`` (window centre) and ``hr_bpm``;
-* ``summary.json``: whole-video heart rate, frame rate, frames without a face, settings;
-* ``figures/pulse.png`` and ``.pdf``: the pulse and the heart rate over time;
-* ``masks.npz`` and ``mask_frames.npy`` (with ``save_masks``): the attention masks of every
-  frame and the face crops on the mask grid (float16), for :mod:`rppg_lib.attention` figures.
+* ``tscan``: a network (default: :data:`DEFAULT_MODEL`, open-rppg's TS-CAN trained on the real
+  PURE videos, read offline from the wheel fetched at set-up into ``data/weights/``);
+* ``pos``, ``chrom``, ``green``, ``ica``: the unsupervised methods of :mod:`rppg_lib.baselines`
+  on the crop's mean colour.
 
-(A breathing model writes ``resp`` / ``br_per_min`` columns instead.)
+Every sliding window gets a confidence: the SNR of its spectral peak and the peak's share of the
+in-band power (:func:`rppg_lib.signals.peak_quality`). A window below :data:`MIN_SNR_DB` is
+flagged unreliable; a method's whole-video ``hr_bpm`` is the median of its reliable windows, and
+null with a reason when fewer than :data:`MIN_RELIABLE_SHARE` of its windows are reliable.
+
+Files written to the output folder (a method's columns carry the suffix ``_<method>`` when
+several methods run, e.g. ``hr_bpm_pos``):
+
+* ``pulse.csv``: per frame ``time_s``, ``pulse`` (band-passed waveform, a.u.),
+  ``pulse_derivative`` (network output, tscan only), ``hr_bpm`` (window heart rate interpolated
+  to the frame) and ``reliable`` (the nearest window's flag);
+* ``heart_rate.csv``: per window ``time_s`` (window centre), ``hr_bpm``, ``snr_db``,
+  ``peak_share``, ``reliable``, and ``hr_ref_bpm`` with ``--ground-truth``;
+* ``summary.json``: whole-video heart rate per method, confidence, errors against the ground
+  truth, frame counts (header and decoded), the model's name, settings and timings;
+* ``figures/pulse.png`` and ``.pdf``: the pulse and the heart rate over time, flagged windows
+  marked, the ground truth overlaid;
+* ``masks.npz`` and ``mask_frames.npy`` (with ``save_masks``, a standard-input network): the
+  attention masks and the face crops on the mask grid (float16).
+
+(A breathing network writes ``resp`` / ``resp_derivative`` columns and ``br_per_min``.)
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import json
 import logging
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+import time
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +55,58 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from rppg_lib.atomic import atomic_write_text, atomic_write_with
+from rppg_lib.attention import AttentionMasks
 from rppg_lib.attention import save_masks as write_masks
+from rppg_lib.baselines import unsupervised_pulse
+from rppg_lib.datasets.checks import numbered_frame_times
+from rppg_lib.datasets.generic import read_ground_truth_csv
 from rppg_lib.figure_style import style_context, write_figure
-from rppg_lib.inference import ClipPrediction, LoadedModel, load_model, predict_clip
+from rppg_lib.inference import (
+    BR_BAND,
+    HR_BAND,
+    LoadedModel,
+    load_model,
+    process_waveform,
+    run_network,
+)
+from rppg_lib.preprocess import PreprocessConfig
+from rppg_lib.preprocess.stream import preprocess_frames
+from rppg_lib.signals import (
+    breathing_rate,
+    check_rate_input,
+    heart_rate,
+    heart_rate_quality_series,
+    peak_quality,
+    resample_to_times,
+)
+from rppg_lib.training.data import ClipFrames
+from rppg_lib.training.distributed import resolve_device
+from rppg_lib.validation import check_choice
+from rppg_lib.video_io import (
+    IMAGE_EXTENSIONS,
+    CheckedVideo,
+    DecodedFrames,
+    ImageFileFrames,
+    check_frame_rate,
+    check_video,
+    list_image_files,
+)
+from rppg_lib.weights.open_rppg import OPEN_RPPG_CLIP_LENGTH, open_rppg_inputs
 
 __all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_WEIGHTS_DIR",
+    "METHODS",
+    "MIN_RELIABLE_SHARE",
+    "MIN_SNR_DB",
+    "MethodResult",
     "NoFaceError",
     "VideoInference",
     "WEIGHTS_ENV",
+    "default_weights",
     "infer_video",
     "plot_video_pulse",
+    "prepare_infer_out_dir",
     "register_infer_command",
 ]
 
@@ -52,6 +114,33 @@ log = logging.getLogger(__name__)
 
 # Environment variable naming the weights file used when none is given.
 WEIGHTS_ENV = "RPPG_WEIGHTS"
+# Where `make venv` puts open-rppg's wheel (its TS-CAN weights are read from it, offline).
+DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "data" / "weights"
+_DEFAULT_WEIGHTS_GLOB = "open_rppg-*.whl"
+DEFAULT_MODEL = "open-rppg TS-CAN trained on PURE"
+
+METHODS = ("tscan", "pos", "chrom", "green", "ica")
+_METHOD_CHOICES = (*METHODS, "all")
+
+# A window is reliable when the SNR of its spectral peak (peak and first harmonic, ±0.1 Hz,
+# against the rest of 0.7-5 Hz) is at least MIN_SNR_DB; a video gets a heart rate (the median of
+# its reliable windows) only when at least MIN_RELIABLE_SHARE of its windows are reliable. Both
+# chosen from benchmarks/bench_infer_confidence.py (numbers in the README, "Your own video"):
+# no window of a no-pulse, noise or face-less video reaches 1 dB with any method except a few
+# isolated ones (at most 7 % of a face-less clip's windows for TS-CAN), while a clean or
+# illumination clip keeps at least 40 % of its windows with TS-CAN and POS.
+MIN_SNR_DB = 1.0
+MIN_RELIABLE_SHARE = 0.3
+_SNR_TOLERANCE_HZ = 0.1
+# Side (pixels) of the face crops the unsupervised methods average, and of the unused standard
+# inputs when no standard-input network reads them (PreprocessConfig's smallest size).
+_CROP_SIDE = 36
+_UNUSED_INPUT_SIDE = 3
+# The shortest heart-rate window: two periods of the slowest heart rate of the band (42 bpm).
+MIN_WINDOW_S = 2.0 / HR_BAND[0]
+
+# What a previous `rppg infer` leaves in its folder: --force moves such a folder aside.
+_RESULT_MARKERS = ("summary.json", "pulse.csv", "heart_rate.csv")
 
 
 class NoFaceError(ValueError):
@@ -59,28 +148,192 @@ class NoFaceError(ValueError):
 
 
 @dataclass
-class VideoInference:
-    """What :func:`infer_video` computed and wrote: the prediction, the summary dict (also in
-    ``summary.json``) and the written files by name ("pulse_csv", "heart_rate_csv", "summary",
-    "figure_png", "figure_pdf", "masks")."""
+class MethodResult:
+    """One method's estimate for the video.
 
-    prediction: ClipPrediction
+    pulse: (T,) band-passed pulse (a.u.); derivative: (T,) the network output (tscan) or None.
+    hr_times, hr_series, snr_db, peak_share, reliable: (W,) per window (centre s, bpm, dB, 0-1,
+    bool). hr_bpm: whole-video heart rate (bpm), the median of the reliable windows; None when
+    fewer than :data:`MIN_RELIABLE_SHARE` of them are reliable (then ``reason`` says why).
+    snr_db_video: SNR of the whole-video spectral peak (dB).
+    """
+
+    name: str
+    pulse: np.ndarray
+    hr_times: np.ndarray
+    hr_series: np.ndarray
+    snr_db: np.ndarray
+    peak_share: np.ndarray
+    reliable: np.ndarray
+    hr_bpm: float | None
+    snr_db_video: float | None
+    reason: str | None = None
+    derivative: np.ndarray | None = None
+
+
+@dataclass
+class VideoInference:
+    """What :func:`infer_video` computed and wrote: the per-method results, the summary dict
+    (also in ``summary.json``) and the written files by name ("pulse_csv", "heart_rate_csv",
+    "summary", "figure_png", "figure_pdf", "masks", "mask_frames")."""
+
+    fps: float
+    frame_times: np.ndarray
+    methods: dict[str, MethodResult]
     summary: dict[str, Any]
     files: dict[str, Path]
+    resp: np.ndarray | None = None
+    reference_hr: np.ndarray | None = None
+    masks: AttentionMasks | None = field(default=None, repr=False)
 
 
-def _resolve_weights(weights: str | os.PathLike | LoadedModel | None) -> LoadedModel:
+# --- checks done before any decoding -------------------------------------------------------------
+
+
+def default_weights() -> Path:
+    """The open-rppg wheel in :data:`DEFAULT_WEIGHTS_DIR` (the newest version if several);
+    FileNotFoundError saying how to get it when there is none."""
+    wheels = sorted(DEFAULT_WEIGHTS_DIR.glob(_DEFAULT_WEIGHTS_GLOB))
+    if not wheels:
+        raise FileNotFoundError(
+            f"no default weights: the open-rppg wheel ({_DEFAULT_WEIGHTS_GLOB}) is not in "
+            f"{DEFAULT_WEIGHTS_DIR}; run `make venv` (it fetches it) or pass --weights FILE"
+        )
+    return wheels[-1]
+
+
+def _resolve_weights(weights: str | os.PathLike | LoadedModel | None) -> tuple[LoadedModel, str]:
+    """The loaded model and its name for the summary."""
     if isinstance(weights, LoadedModel):
-        return weights
+        return weights, weights.source
     if weights is None:
-        weights = os.environ.get(WEIGHTS_ENV)
-        if not weights:
-            raise ValueError(
-                f"no weights given: pass weights= (or --weights), or set ${WEIGHTS_ENV}; a "
-                "checkpoint from rppg_lib.train (.pt), an rPPG-Toolbox TS-CAN (.pth) or "
-                "open-rppg's TS-CAN (.weights.h5 / .whl) will do"
+        weights = os.environ.get(WEIGHTS_ENV) or default_weights()
+    path = Path(weights)
+    loaded = load_model(path)
+    is_default = loaded.kind == "open_rppg" and path.suffix == ".whl"
+    return loaded, f"{DEFAULT_MODEL} ({path.name})" if is_default else str(path)
+
+
+def _check_methods(method: str | Iterable[str]) -> tuple[str, ...]:
+    names = [method] if isinstance(method, str) else list(method)
+    if not names:
+        raise ValueError(f"method must name at least one of {_METHOD_CHOICES}")
+    chosen: list[str] = []
+    for name in names:
+        name = check_choice(str(name).lower(), "method", _METHOD_CHOICES)
+        for m in METHODS if name == "all" else (name,):
+            if m not in chosen:
+                chosen.append(m)
+    return tuple(chosen)
+
+
+def _check_window(window_s: float, step_s: float) -> tuple[float, float]:
+    for name, value in (("window_s (--window)", window_s), ("step_s (--step)", step_s)):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not np.isfinite(value) or value <= 0:
+            raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    if window_s < MIN_WINDOW_S:
+        raise ValueError(
+            f"window_s (--window) = {window_s:g} s is too short: a heart-rate window must hold two "
+            f"periods of the slowest rate ({60 * HR_BAND[0]:g} bpm), at least {MIN_WINDOW_S:.2f} s"
+        )
+    return float(window_s), float(step_s)
+
+
+def _nearest_existing(path: Path) -> Path:
+    for parent in (path, *path.parents):
+        if parent.exists():
+            return parent
+    return Path(".")
+
+
+def prepare_infer_out_dir(out_dir: str | os.PathLike, *, force: bool = False) -> Path | None:
+    """Check (and with ``force`` clear) the output folder before any work; returns where an old
+    result was moved, if anywhere.
+
+    Refused with a one-line error naming the folder: a path that is a file or lies under a file
+    (FileExistsError / NotADirectoryError), a folder that cannot be created or written
+    (PermissionError), a non-empty folder without ``force`` (FileExistsError). With ``force`` a
+    folder holding a previous result (``summary.json``, ``pulse.csv`` or ``heart_rate.csv``) is
+    renamed to ``<out>.old-<UTC time>``, so no stale file of the previous run (masks, figures) is
+    left beside the new ones and nothing is deleted; any other non-empty folder is refused.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"output folder --out {out} exists and is a file")
+    anchor = _nearest_existing(out.parent if not out.exists() else out)
+    if not anchor.is_dir():
+        raise NotADirectoryError(f"output folder --out {out} lies under the file {anchor}")
+    if not os.access(anchor, os.W_OK | os.X_OK):
+        raise PermissionError(f"output folder --out {out}: {anchor} is not writable")
+    moved = None
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise FileExistsError(
+                f"output folder --out {out} is not empty; pass --force to move a previous result "
+                f"aside (to {out.name}.old-<time>) or choose another --out"
             )
-    return load_model(weights)
+        if not any((out / m).exists() for m in _RESULT_MARKERS):
+            raise FileExistsError(
+                f"output folder --out {out} is not empty and holds no rppg infer result; choose "
+                "a new or empty folder"
+            )
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        moved = out.with_name(f"{out.name}.old-{stamp}")
+        suffix = 1
+        while moved.exists():
+            moved = out.with_name(f"{out.name}.old-{stamp}-{suffix}")
+            suffix += 1
+        out.rename(moved)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PermissionError(f"cannot create output folder --out {out}: {err.strerror}") from None
+    return moved
+
+
+@dataclass
+class _Source:
+    """The checked video: its clock and its frames."""
+
+    path: Path
+    fps: float
+    frame_times: np.ndarray  # (T,) s, from the header count (a video's may change on decoding)
+    frames: Any  # iterable of RGB frames
+    checked: CheckedVideo | None
+
+
+def _open_source(path: Path, fps: float | None) -> _Source:
+    if not path.exists():
+        raise FileNotFoundError(f"video or frame folder not found: {path}")
+    if path.is_dir():
+        if fps is None:
+            raise ValueError(
+                f"--fps is required for the frame folder {path} (images carry no rate)"
+            )
+        fps = check_frame_rate(fps, "fps (--fps)")
+        files = list_image_files(path, extensions=IMAGE_EXTENSIONS)
+        times = numbered_frame_times(files, fps)
+        return _Source(path, fps, times, ImageFileFrames(files).iter(), None)
+    checked = check_video(path, fps)
+    n = checked.header_frames
+    return _Source(path, checked.fps, np.arange(n) / checked.fps, DecodedFrames(path), checked)
+
+
+def _read_ground_truth(path: Path, frame_times: np.ndarray) -> tuple[str, Any]:
+    """The reference of a ground-truth CSV: ("bvp", Signal) when it has a waveform, else ("hr",
+    Signal)."""
+
+    if not path.is_file():
+        raise FileNotFoundError(f"--ground-truth file not found: {path}")
+    signals = read_ground_truth_csv(path, frame_times)
+    for kind in ("bvp", "hr"):
+        if kind in signals:
+            return kind, signals[kind]
+    raise ValueError(f"--ground-truth {path} has neither a 'bvp' waveform nor an 'hr' column")
+
+
+# --- estimation ---------------------------------------------------------------------------------
 
 
 def _network_inputs(pre: Any, loaded: LoadedModel) -> Any:
@@ -88,9 +341,7 @@ def _network_inputs(pre: Any, loaded: LoadedModel) -> Any:
     open-rppg's inputs built from the crops (clips of 160 frames; the last one completed by
     repeating the last frame; the inputs of those copies are dropped again)."""
     if loaded.inputs == "standard":
-        return pre
-    from rppg_lib.weights.open_rppg import OPEN_RPPG_CLIP_LENGTH, open_rppg_inputs
-
+        return ClipFrames(pre.motion, pre.appearance)
     crops = np.asarray(pre.mask_frames, dtype=np.float32)
     n = crops.shape[0]
     extra = -n % OPEN_RPPG_CLIP_LENGTH
@@ -99,11 +350,107 @@ def _network_inputs(pre: Any, loaded: LoadedModel) -> Any:
     return open_rppg_inputs(crops)[:n]
 
 
+def _quality(name: str, pulse: np.ndarray, fps: float, window_s: float, step_s: float,
+             derivative: np.ndarray | None = None) -> MethodResult:
+    """Windows, confidence and whole-video rate of one method's pulse."""
+    window = min(window_s, len(pulse) / fps)
+    try:
+        # a constant network output (a blank video) integrates to a ramp whose detrended rest
+        # is rounding noise: it has no pulse, whatever peak the band-pass leaves
+        check_rate_input(pulse if derivative is None else derivative, fps, HR_BAND[1],
+                         name=f"the {name} pulse")
+    except ValueError as err:  # a constant pulse (blank video) or a clip too short for any rate
+        empty = np.array([])
+        return MethodResult(name, pulse, empty, empty, empty, empty, np.array([], dtype=bool),
+                            None, None, reason=str(err), derivative=derivative)
+    times, rates, snr, share = heart_rate_quality_series(
+        pulse, fps, window, step_s, low=HR_BAND[0], high=HR_BAND[1],
+        tolerance_hz=_SNR_TOLERANCE_HZ,
+    )
+    reliable = snr >= MIN_SNR_DB
+    whole = peak_quality(pulse, fps, *HR_BAND, tolerance_hz=_SNR_TOLERANCE_HZ)
+    hr, reason = None, None
+    if reliable.mean() >= MIN_RELIABLE_SHARE:
+        hr = float(np.median(rates[reliable]))
+    else:
+        reason = (f"no reliable heart rate: {int(reliable.sum())} of {reliable.size} windows reach "
+                  f"the {MIN_SNR_DB:g} dB peak SNR (best {np.max(snr):.1f} dB), fewer than "
+                  f"{MIN_RELIABLE_SHARE:.0%}: no pulse found")
+    return MethodResult(name, pulse, times, rates, snr, share, reliable, hr, whole.snr_db,
+                        reason=reason, derivative=derivative)
+
+
+def _unsupervised(name: str, rgb: np.ndarray, fps: float, window_s: float,
+                  step_s: float) -> MethodResult:
+    try:
+        raw = unsupervised_pulse(name.upper(), rgb, fps)
+        pulse = process_waveform(raw, fps, HR_BAND, integrate=False)
+    except ValueError as err:  # e.g. ICA cannot standardise a constant colour trace
+        pulse = np.zeros(len(rgb))
+        result = _quality(name, pulse, fps, window_s, step_s)
+        result.reason = f"{name} found no signal: {err}"
+        return result
+    return _quality(name, pulse, fps, window_s, step_s)
+
+
+def _reference_rates(kind: str, signal: Any, frame_times: np.ndarray, result: MethodResult,
+                     fps: float, window_s: float) -> np.ndarray:
+    """Ground-truth heart rate (bpm) per window of ``result`` (NaN where the ground truth does
+    not cover the whole window): the waveform through the same chain as the estimate, or the
+    mean of an HR column over the window."""
+    t = frame_times
+    tol = 0.5 / fps
+    covered = (t >= signal.times[0] - tol) & (t <= signal.times[-1] + tol)
+    ref = np.full(result.hr_times.shape, np.nan)
+    if covered.sum() < 2:
+        return ref
+    values = resample_to_times(signal.values, signal.times, t[covered], tolerance_s=tol)
+    first = int(np.argmax(covered))
+    length = int(round(min(window_s, len(t) / fps) * fps))
+    if kind == "bvp":
+        try:
+            values = process_waveform(values, fps, HR_BAND, integrate=False)
+        except ValueError:
+            return ref
+    for i, centre in enumerate(result.hr_times):
+        start = int(round(centre * fps - length / 2.0)) - first
+        if start < 0 or start + length > values.size:
+            continue
+        segment = values[start : start + length]
+        if kind == "hr":
+            ref[i] = float(np.mean(segment))
+        else:
+            try:
+                ref[i] = heart_rate(segment, fps, *HR_BAND)
+            except ValueError:
+                pass  # a flat stretch of ground truth gives no reference
+    return ref
+
+
+def _errors(result: MethodResult, ref: np.ndarray) -> dict[str, Any]:
+    if result.hr_series.size != ref.size:  # a method without windows (constant pulse)
+        return {"n_windows": 0, "mae_bpm": None, "rmse_bpm": None, "mae_bpm_reliable": None,
+                "rmse_bpm_reliable": None, "n_windows_reliable": 0}
+    ok = np.isfinite(ref)
+    out: dict[str, Any] = {"n_windows": int(ok.sum())}
+    for label, keep in (("", ok), ("_reliable", ok & result.reliable)):
+        err = result.hr_series[keep] - ref[keep]
+        out[f"mae_bpm{label}"] = float(np.mean(np.abs(err))) if err.size else None
+        out[f"rmse_bpm{label}"] = float(np.sqrt(np.mean(err**2))) if err.size else None
+    out["n_windows_reliable"] = int((ok & result.reliable).sum())
+    return out
+
+
+# --- the whole chain ----------------------------------------------------------------------------
+
+
 def infer_video(
     video_path: str | os.PathLike,
     weights: str | os.PathLike | LoadedModel | None = None,
     out_dir: str | os.PathLike = "rppg_infer",
     *,
+    method: str | Iterable[str] = "tscan",
+    ground_truth: str | os.PathLike | None = None,
     fps: float | None = None,
     crop: str = "haar",
     window_s: float = 10.0,
@@ -111,147 +458,316 @@ def infer_video(
     device: str = "auto",
     batch_frames: int | None = None,
     save_masks: bool = False,
+    force: bool = False,
     progress: bool = True,
 ) -> VideoInference:
     """Estimate the pulse and heart rate of the face in ``video_path``; write results to
     ``out_dir`` (see the module docstring for the files).
 
     weights: a weights file (see :func:`rppg_lib.inference.load_model`), a :class:`LoadedModel`,
-        or None for the file named by the environment variable ``RPPG_WEIGHTS``.
-    fps: frame rate in Hz; needed for a folder of frames, overrides a video's own.
-    crop: "haar" (face detection, re-run every 30 frames, box enlarged x1.8) or "center"
-        (largest centre square: for videos where the face fills the frame but is not found).
-    window_s, step_s: the sliding window of the heart rate over time (s).
-    Raises NoFaceError (a ValueError) when no face is found in any frame; a warning is logged
-    when some frames had none (they are cropped with the last box).
+        or None: the file named by ``$RPPG_WEIGHTS``, else :data:`DEFAULT_MODEL` from
+        :func:`default_weights`. Only loaded when ``method`` includes "tscan".
+    method: one of :data:`METHODS`, "all", or a list of them.
+    ground_truth: a CSV (``time`` and ``bvp`` and/or ``hr`` columns; see
+        :func:`rppg_lib.datasets.generic.read_ground_truth_csv`); then the summary carries the
+        MAE/RMSE (bpm) of the window heart rates against it. A CSV beside the video is not read.
+    fps: frame rate in Hz (5-240); needed for a folder of frames, overrides a video's own.
+    crop: "haar" (face detection and tracking) or "center" (largest centre square: for videos
+        where the face fills the frame but is not found).
+    window_s, step_s: the sliding window of the heart rate over time (s); window_s >= 2.86 s.
+    force: move a previous result in ``out_dir`` aside instead of refusing the folder.
+    Raises ValueError / FileNotFoundError / FileExistsError / PermissionError naming the
+    argument or the file, before any decoding; NoFaceError (a ValueError) when no face is found
+    in any frame (a warning is logged when some frames had none: they are cropped with the last
+    box); a warning names the file and both counts when the video decodes to another number of
+    frames than its header says.
     """
-    from rppg_lib.datasets import open_dataset
-    from rppg_lib.preprocess import PreprocessConfig, preprocess_clip
-
     video_path = Path(video_path)
-    loaded = _resolve_weights(weights)  # a bad weights file fails before the video is decoded
-    dataset = open_dataset("video", video_path, **({} if fps is None else {"fps": fps}))
-    if len(dataset) != 1:
-        raise ValueError(
-            f"video_path must be one video file or one folder of frames; {video_path} holds "
-            f"{len(dataset)} videos"
-        )
-    clip = dataset[0]
-    depth = loaded.frame_depth or 10
+    methods = _check_methods(method)
+    window_s, step_s = _check_window(window_s, step_s)
+    crop = check_choice(crop, "crop (--crop)", ("haar", "center"))
+    gt_path = None if ground_truth is None else Path(ground_truth)
+    if gt_path is not None and not gt_path.is_file():
+        raise FileNotFoundError(f"--ground-truth file not found: {gt_path}")
+    if "tscan" in methods:
+        resolve_device(device)  # an unknown or absent device fails here, not after decoding
+    source = _open_source(video_path, fps)
+    _check_duration(video_path, len(source.frame_times), source.fps)
+    reference = None if gt_path is None else _read_ground_truth(gt_path, source.frame_times)
+    loaded, model_name = _resolve_weights(weights) if "tscan" in methods else (None, None)
+    prepare_infer_out_dir(out_dir, force=force)
+
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    depth = (loaded.frame_depth or 10) if loaded is not None else 10
+    standard = loaded is not None and loaded.inputs == "standard"
+    crop_side = loaded.img_size if loaded is not None else _CROP_SIDE
     config = PreprocessConfig(
-        size=loaded.img_size,
-        crop=crop,
-        frame_depth=depth,
+        # the motion/appearance inputs are only read by a standard-input network: otherwise
+        # they are built on the smallest grid, and the crops (mask_frames) carry the pixels
+        size=crop_side if standard else _UNUSED_INPUT_SIDE, crop=crop, frame_depth=depth,
         chunk_length=depth * max(1, round(180 / depth)),
-        mask_size=loaded.img_size if loaded.inputs == "open_rppg" else None,
+        mask_size=None if standard else crop_side,
     )
+    results: dict[str, MethodResult] = {}
+    resp = br = masks = mask_frames = None
     with tempfile.TemporaryDirectory(prefix="rppg_infer_") as tmp:
         try:
-            pre = preprocess_clip(clip, config, cache_dir=tmp, progress=progress)
+            pre = preprocess_frames(
+                source.frames, source.fps, config, clip_id=video_path.name,
+                source=str(video_path), out_dir=tmp, progress=progress,
+            )
         except ValueError as err:
             if "no face found" in str(err):
                 raise NoFaceError(
-                    f"no face found in {video_path} ({clip.n_frames} frames searched with the "
+                    f"no face found in {video_path} ({_count(source)} frames searched with the "
                     "Haar face detector). Check that a frontal face is visible, or use "
                     "crop='center' (--crop center) if the face fills the frame."
-                ) from err
+                ) from None
             raise
-        inputs = _network_inputs(pre, loaded)
-        prediction = predict_clip(
-            loaded.model,
-            inputs,
-            fps=pre.fps,
-            outputs=loaded.outputs,
-            frame_depth=loaded.frame_depth,
-            batch_frames=batch_frames,
-            device=device,
-            return_masks=save_masks and loaded.inputs == "standard",
-            hr_window_s=window_s,
-            hr_step_s=step_s,
-            progress=progress,
-        )
-        prediction.clip_id = str(clip.clip_id)
-        prediction.frame_times = np.asarray(pre.frame_times, dtype=np.float64)
-        frames_without_face = pre.n_no_face_frames if crop == "haar" else 0
-        mask_frames = np.array(pre.mask_frames) if save_masks else None
+        n = int(pre.frame_times.shape[0])
+        decoded = _frame_count_warning(source, n)
+        frame_times = np.asarray(pre.frame_times, dtype=np.float64)
+        fs = source.fps
+        timings["decode_and_crop_s"] = time.perf_counter() - clock
+        _check_duration(video_path, n, fs)
+        if loaded is not None:
+            clock = time.perf_counter()
+            derivative, resp, masks, padded = _run_network(
+                loaded, pre, device, batch_frames, save_masks, progress
+            )
+            timings["network_s"] = time.perf_counter() - clock
+            if derivative is not None:
+                pulse = process_waveform(derivative, fs, HR_BAND, integrate=True)
+                results["tscan"] = _quality("tscan", pulse, fs, window_s, step_s, derivative)
+            if resp is not None:
+                resp = process_waveform(resp, fs, BR_BAND, integrate=True)
+                br = _breathing(resp, fs)
+            if masks is not None:
+                mask_frames = np.asarray(pre.mask_frames, dtype=np.float16)
+        clock = time.perf_counter()
+        unsupervised = [m for m in methods if m != "tscan"]
+        if unsupervised:
+            rgb = np.asarray(pre.mask_frames, dtype=np.float64).mean(axis=(1, 2))
+            for m in unsupervised:
+                results[m] = _unsupervised(m, rgb, fs, window_s, step_s)
+        no_face = int(pre.n_no_face_frames) if crop == "haar" else 0
+    results = {m: results[m] for m in methods if m in results}
+    ref_rates = None
+    windowed = [r for r in results.values() if r.hr_times.size]  # all share the same windows
+    if reference is not None and windowed:
+        ref_rates = _reference_rates(*reference, frame_times, windowed[0], fs, window_s)
+    timings["post_s"] = time.perf_counter() - clock
 
-    out = Path(out_dir)
-    files: dict[str, Path] = {}
-    table = {"time_s": prediction.frame_times}
-    if prediction.pulse is not None:
-        table |= {
-            "pulse": prediction.pulse,
-            "pulse_derivative": prediction.pulse_derivative,
-            "hr_bpm": np.interp(prediction.frame_times, prediction.hr_times, prediction.hr_series),
-        }
-        hr_table = pd.DataFrame({"time_s": prediction.hr_times, "hr_bpm": prediction.hr_series})
-        files["heart_rate_csv"] = atomic_write_text(
-            out / "heart_rate.csv", hr_table.to_csv(index=False, float_format="%.9g")
-        )
-    if prediction.resp is not None:
-        table |= {"resp": prediction.resp, "resp_derivative": prediction.resp_derivative}
-    files["pulse_csv"] = atomic_write_text(
-        out / "pulse.csv", pd.DataFrame(table).to_csv(index=False, float_format="%.9g")
+    summary = _summary(
+        video_path, source, decoded, fs, n, methods, results, model_name, loaded, crop, no_face,
+        window_s, step_s, gt_path, reference, ref_rates, br, timings,
     )
-    summary = {
-        "video": str(video_path),
-        "weights": loaded.source,
-        "weights_kind": loaded.kind,
-        "fps": prediction.fps,
-        "n_frames": prediction.n_frames,
-        "duration_s": prediction.n_frames / prediction.fps,
-        "hr_bpm": prediction.hr_bpm,
-        "br_per_min": prediction.br_bpm,
-        "crop": crop,
-        "frames_without_face": frames_without_face,
-        "padded_frames": prediction.padded_frames,
-        "window_s": window_s,
-        "step_s": step_s,
-    }
+    out = Path(out_dir)
+    files = _write_tables(out, frame_times, results, resp, ref_rates)
+    figure = plot_video_pulse(frame_times, results, resp=resp, reference_hr=ref_rates,
+                              title=video_path.name)
+    paths = write_figure(figure, out / "figures", "pulse", formats=("png", "pdf"))
+    files["figure_png"], files["figure_pdf"] = paths["png"], paths["pdf"]
+    if masks is not None:
+        files["masks"] = write_masks(out / "masks.npz", masks)
+        files["mask_frames"] = atomic_write_with(
+            out / "mask_frames.npy", lambda handle: np.save(handle, mask_frames)
+        )
     files["summary"] = atomic_write_text(
         out / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n"
     )
-    figure = plot_video_pulse(prediction, title=video_path.name)
-    paths = write_figure(figure, out / "figures", "pulse", formats=("png", "pdf"))
-    files["figure_png"], files["figure_pdf"] = paths["png"], paths["pdf"]
-    if prediction.masks is not None:
-        files["masks"] = write_masks(out / "masks.npz", prediction.masks)
-        crops = mask_frames.astype(np.float16)
-        files["mask_frames"] = atomic_write_with(
-            out / "mask_frames.npy", lambda handle: np.save(handle, crops)
+    return VideoInference(fps=fs, frame_times=frame_times, methods=results, summary=summary,
+                          files=files, resp=resp, reference_hr=ref_rates, masks=masks)
+
+
+def _check_duration(video_path: Path, n: int, fps: float) -> None:
+    """A heart rate needs one period of the slowest rate, 1.43 s (``n`` 0: count unknown yet)."""
+    if n and n / fps < 1.0 / HR_BAND[0]:
+        raise ValueError(
+            f"video {video_path} holds {n} frames ({n / fps:.2f} s at {fps:g} fps): too short "
+            f"for a heart rate (at least {1 / HR_BAND[0]:.2f} s)"
         )
-    return VideoInference(prediction=prediction, summary=summary, files=files)
 
 
-def plot_video_pulse(prediction: ClipPrediction, *, title: str | None = None) -> Figure:
-    """The estimated pulse waveform over time and the sliding-window heart rate (and the
-    respiration for a breathing model), one panel each, time in seconds."""
-    panels = []
-    if prediction.pulse is not None:
-        panels += ["pulse", "hr"]
-    if prediction.resp is not None:
-        panels.append("resp")
-    t = prediction.frame_times
+def _count(source: _Source) -> int:
+    return getattr(source.frames, "n_decoded", len(source.frame_times))
+
+
+def _frame_count_warning(source: _Source, n: int) -> int:
+    """Warn, naming the file and both counts, when the decoded frames differ from the header."""
+    header = source.checked.header_frames if source.checked is not None else n
+    if source.checked is not None and header and n != header:
+        warnings.warn(
+            f"video {source.path}: its header says {header} frames but {n} decoded "
+            f"({n / source.fps:.2f} s of {header / source.fps:.2f} s); the file may be truncated: "
+            f"results cover the {n} decoded frames",
+            stacklevel=3,
+        )
+    return n
+
+
+def _run_network(loaded: LoadedModel, pre: Any, device: str, batch_frames: int | None,
+                 save_masks: bool, progress: bool):
+    """(pulse derivative or None, respiration derivative or None, masks or None, padded)."""
+    inputs = _network_inputs(pre, loaded)
+    want_masks = save_masks and loaded.inputs == "standard"
+    raw, gates, padded = run_network(
+        loaded.model, inputs, frame_depth=loaded.frame_depth, batch_frames=batch_frames,
+        device=device, return_masks=want_masks, progress=progress,
+    )
+    columns = {kind: raw[:, i].astype(np.float64) for i, kind in enumerate(loaded.outputs)}
+    masks = None
+    if gates is not None:
+        masks = AttentionMasks(gate1=gates["gate1"], gate2=gates["gate2"], fps=pre.fps,
+                               clip_id=str(pre.clip_id), img_size=int(loaded.img_size))
+    return columns.get("pulse"), columns.get("resp"), masks, padded
+
+
+def _breathing(resp: np.ndarray, fs: float) -> float | None:
+    try:
+        return breathing_rate(resp, fs, *BR_BAND)
+    except ValueError as err:
+        log.warning("no breathing rate: %s", err)
+        return None
+
+
+def _summary(video_path, source, decoded, fs, n, methods, results, model_name, loaded, crop,
+             no_face, window_s, step_s, gt_path, reference, ref_rates, br, timings) -> dict:
+    per_method = {}
+    for name, r in results.items():
+        entry = {
+            "hr_bpm": r.hr_bpm,
+            "reason": r.reason,
+            "snr_db_video": r.snr_db_video,
+            "n_windows": int(r.hr_series.size),
+            "n_windows_reliable": int(r.reliable.sum()),
+            "median_snr_db": float(np.median(r.snr_db)) if r.snr_db.size else None,
+            "median_peak_share": float(np.median(r.peak_share)) if r.peak_share.size else None,
+        }
+        if ref_rates is not None:
+            entry["ground_truth"] = _errors(r, ref_rates)
+        per_method[name] = entry
+    primary = per_method.get(methods[0], {})
+    checked = source.checked
+    return {
+        "video": str(video_path),
+        "methods": per_method,
+        "method": methods[0],
+        "hr_bpm": primary.get("hr_bpm"),
+        "hr_reason": primary.get("reason"),
+        "br_per_min": br,
+        "model": model_name,
+        "weights_kind": None if loaded is None else loaded.kind,
+        "fps": fs,
+        "fps_header": None if checked is None else checked.header_fps,
+        "fps_time_stamps": None if checked is None else checked.stamp_fps,
+        "n_frames": n,
+        "frames_in_header": None if checked is None else checked.header_frames,
+        "frames_decoded": decoded,
+        "duration_s": n / fs,
+        "crop": crop,
+        "frames_without_face": no_face,
+        "window_s": window_s,
+        "step_s": step_s,
+        "min_snr_db": MIN_SNR_DB,
+        "ground_truth": None if gt_path is None else {"file": str(gt_path),
+                                                       "kind": reference[0]},
+        "timings_s": timings,
+    }
+
+
+def _write_tables(out: Path, frame_times: np.ndarray, results: dict[str, MethodResult],
+                  resp: np.ndarray | None, ref_rates: np.ndarray | None) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    table: dict[str, Any] = {"time_s": frame_times}
+    windows: dict[str, Any] = {}
+    several = len(results) > 1
+    for name, r in results.items():
+        sfx = f"_{name}" if several else ""
+        table[f"pulse{sfx}"] = r.pulse
+        if r.derivative is not None:
+            table[f"pulse_derivative{sfx}"] = r.derivative
+        if r.hr_times.size:
+            table[f"hr_bpm{sfx}"] = np.interp(frame_times, r.hr_times, r.hr_series)
+            nearest = np.abs(frame_times[:, None] - r.hr_times[None, :]).argmin(axis=1)
+            table[f"reliable{sfx}"] = r.reliable[nearest]
+            windows.setdefault("time_s", r.hr_times)
+            windows |= {f"hr_bpm{sfx}": r.hr_series, f"snr_db{sfx}": r.snr_db,
+                        f"peak_share{sfx}": r.peak_share, f"reliable{sfx}": r.reliable}
+        else:
+            table[f"hr_bpm{sfx}"] = np.full(frame_times.shape, np.nan)
+            table[f"reliable{sfx}"] = np.zeros(frame_times.shape, dtype=bool)
+    if resp is not None:
+        table["resp"] = resp
+    if windows and ref_rates is not None:
+        windows["hr_ref_bpm"] = ref_rates
+    if windows:
+        files["heart_rate_csv"] = atomic_write_text(
+            out / "heart_rate.csv", pd.DataFrame(windows).to_csv(index=False, float_format="%.9g")
+        )
+    files["pulse_csv"] = atomic_write_text(
+        out / "pulse.csv", pd.DataFrame(table).to_csv(index=False, float_format="%.9g")
+    )
+    return files
+
+
+def plot_video_pulse(
+    frame_times: np.ndarray,
+    results: dict[str, MethodResult],
+    *,
+    resp: np.ndarray | None = None,
+    reference_hr: np.ndarray | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The pulse of every method (z-scored, offset) and the sliding-window heart rates over time
+    (s); unreliable windows drawn as open grey markers, the ground-truth HR in black."""
+    panels = (["pulse", "hr"] if results else []) + (["resp"] if resp is not None else [])
+    t = frame_times
     with style_context():
-        fig = Figure(figsize=(6.5, 1.6 * len(panels) + 0.4), layout="constrained")
+        fig = Figure(figsize=(7.0, 1.9 * len(panels) + 0.5), layout="constrained")
         axes = np.atleast_1d(fig.subplots(len(panels), 1, sharex=True))
         for ax, panel in zip(axes, panels, strict=True):
             if panel == "pulse":
-                ax.plot(t, prediction.pulse, lw=0.8)
-                ax.set_ylabel("pulse (a.u.)")
+                for k, (name, r) in enumerate(results.items()):
+                    sd = r.pulse.std()
+                    ax.plot(t, (r.pulse / sd if sd > 0 else r.pulse) - 4.0 * k, lw=0.7,
+                            label=name)
+                ax.set_ylabel("pulse (z, offset)")
+                ax.set_yticks([])
+                ax.legend(loc="upper right", fontsize="small", ncols=min(len(results), 5))
             elif panel == "hr":
-                ax.plot(prediction.hr_times, prediction.hr_series, marker=".", lw=1)
-                ax.axhline(prediction.hr_bpm, color="0.5", ls="--", lw=0.8,
-                           label=f"whole video: {prediction.hr_bpm:.1f} bpm")
-                ax.set_ylabel("HR (bpm)")
-                ax.legend(loc="upper right")
+                _plot_rates(ax, results, reference_hr)
             else:
-                ax.plot(t, prediction.resp, lw=0.8)
-                ax.set_ylabel(f"resp. (BR {prediction.br_bpm:.1f}/min)")
+                ax.plot(t, resp, lw=0.8)
+                ax.set_ylabel("respiration (a.u.)")
         axes[-1].set_xlabel("time (s)")
         if title:
             fig.suptitle(title)
     return fig
+
+
+def _plot_rates(ax: Any, results: dict[str, MethodResult], reference_hr: np.ndarray | None) -> None:
+    first = None
+    for name, r in results.items():
+        if not r.hr_times.size:
+            continue
+        first = r if first is None else first
+        line, = ax.plot(r.hr_times, np.where(r.reliable, r.hr_series, np.nan), marker=".",
+                        lw=1, label=name)
+        bad = ~r.reliable
+        if bad.any():
+            ax.plot(r.hr_times[bad], r.hr_series[bad], ls="none", marker="o", mfc="none",
+                    color=line.get_color(), alpha=0.5, ms=4)
+    if first is not None and (~first.reliable).any():
+        ax.plot([], [], ls="none", marker="o", mfc="none", color="0.4",
+                label=f"SNR < {MIN_SNR_DB:g} dB (unreliable)")
+    if reference_hr is not None and first is not None:
+        ax.plot(first.hr_times, reference_hr, color="k", lw=1.5, label="ground truth")
+    ax.set_ylabel("HR (bpm)")
+    ax.set_ylim(60 * HR_BAND[0] - 3, 60 * HR_BAND[1] + 3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize="small", ncols=3)
 
 
 # --- the `rppg infer` command --------------------------------------------------------------------
@@ -259,23 +775,33 @@ def plot_video_pulse(prediction: ClipPrediction, *, title: str | None = None) ->
 
 def register_infer_command(subparsers: argparse._SubParsersAction) -> None:
     """Add ``infer`` to the ``rppg`` command's subparsers (its ``func`` returns the exit status:
-    0 success, 2 bad input such as a missing file or no face)."""
+    0 success, 2 bad input such as a missing file, a bad option or no face)."""
     parser = subparsers.add_parser(
         "infer",
         help="estimate pulse and heart rate from a video (no ground truth needed)",
-        description="Estimate the pulse and heart rate of the face in a video; writes "
-        "pulse.csv, heart_rate.csv, summary.json and figures/pulse.png|pdf.",
+        description="Estimate the pulse and heart rate of the face in a video, with a confidence "
+        "per window; writes pulse.csv, heart_rate.csv, summary.json and figures/pulse.png|pdf.",
     )
     parser.add_argument("video", help="video file (any format OpenCV reads) or folder of frames")
     parser.add_argument(
-        "--weights", default=None,
-        help=f"weights: .pt (rppg_lib.train), .pth (rPPG-Toolbox), .weights.h5/.whl (open-rppg); "
-        f"default ${WEIGHTS_ENV}",
+        "--method", default="tscan", choices=_METHOD_CHOICES,
+        help="tscan (network, default), pos, chrom, green, ica, or all of them side by side",
     )
+    parser.add_argument(
+        "--weights", default=None,
+        help=f"network weights: .pt (rppg_lib.train), .pth (rPPG-Toolbox), .weights.h5/.whl "
+        f"(open-rppg); default ${WEIGHTS_ENV}, else {DEFAULT_MODEL} from data/weights/",
+    )
+    parser.add_argument("--ground-truth", default=None, metavar="CSV",
+                        help="CSV with time and bvp and/or hr columns: MAE/RMSE in the summary")
     parser.add_argument("--out", default=None, help="output folder (default: ./<video name>_rppg)")
-    parser.add_argument("--fps", type=float, default=None, help="frame rate (Hz) of a folder")
+    parser.add_argument("--force", action="store_true",
+                        help="if --out holds a previous result, move it aside to <out>.old-<time>")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="frame rate (Hz, 5-240): required for a folder of frames, overrides "
+                        "a video's header")
     parser.add_argument("--crop", choices=("haar", "center"), default="haar",
-                        help="face detection (default) or centre square")
+                        help="face detection and tracking (default) or centre square")
     parser.add_argument("--window", type=float, default=10.0, help="HR window length (s)")
     parser.add_argument("--step", type=float, default=1.0, help="HR window step (s)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
@@ -288,17 +814,33 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     video = Path(args.video)
     out = Path(args.out) if args.out else Path(f"{video.stem}_rppg")
     try:
-        result = infer_video(
-            video, args.weights, out, fps=args.fps, crop=args.crop, window_s=args.window,
-            step_s=args.step, device=args.device, save_masks=args.masks,
-            progress=not args.no_progress,
-        )
-    except (ValueError, FileNotFoundError) as err:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = infer_video(
+                video, args.weights, out, method=args.method, ground_truth=args.ground_truth,
+                fps=args.fps, crop=args.crop, window_s=args.window, step_s=args.step,
+                device=args.device, save_masks=args.masks, force=args.force,
+                progress=not args.no_progress,
+            )
+    except (ValueError, OSError) as err:
         print(f"rppg infer: error: {err}", file=sys.stderr)
         return 2
+    for warning in caught:
+        if warning.category.__module__.split(".")[0] in ("sklearn", "numpy"):
+            continue  # FastICA's convergence and numpy's arithmetic notes: no action for a user
+        print(f"rppg infer: warning: {warning.message}", file=sys.stderr)
     s = result.summary
-    if s["hr_bpm"] is not None:
-        print(f"rppg infer: heart rate {s['hr_bpm']:.1f} bpm over {s['duration_s']:.1f} s")
+    for name, m in s["methods"].items():
+        if m["hr_bpm"] is not None:
+            print(f"rppg infer: {name}: heart rate {m['hr_bpm']:.1f} bpm over "
+                  f"{s['duration_s']:.1f} s ({m['n_windows_reliable']} of {m['n_windows']} "
+                  "windows reliable)")
+        else:
+            print(f"rppg infer: {name}: {m['reason']}")
+        if "ground_truth" in m and m["ground_truth"]["mae_bpm"] is not None:
+            g = m["ground_truth"]
+            print(f"rppg infer: {name}: MAE {g['mae_bpm']:.2f} bpm, RMSE {g['rmse_bpm']:.2f} bpm "
+                  f"over {g['n_windows']} windows against the ground truth")
     if s["br_per_min"] is not None:
         print(f"rppg infer: breathing rate {s['br_per_min']:.1f} /min")
     if s["frames_without_face"]:

@@ -9,6 +9,11 @@ the frames it decodes and raises, naming the file and the frame index, when it e
 claimed count or holds more frames than claimed. :func:`probe_video` with ``count_frames=True``
 decodes the whole file once to get the exact count.
 
+Clocks: :func:`check_video` checks a video's frame rate before any long work, against
+:data:`FPS_RANGE_HZ` and the time stamps of its first frames (and, for AVI, the stream header
+itself: OpenCV reports 25 Hz for a header rate of 0); :class:`DecodedFrames` streams a file once
+and counts what decodes, for comparison with the header's count.
+
 Lossless writing: FFV1 in an ``.avi`` through the opencv-python-headless wheel round-trips RGB
 frames bit-exactly, but only for even widths and heights (the wheel's encoder silently drops an odd
 last row or column), so :func:`write_video` refuses odd sizes for FFV1; PNG frame folders
@@ -44,7 +49,21 @@ __all__ = [
     "frame_numbers",
     "write_video",
     "write_image_folder",
+    "FPS_RANGE_HZ",
+    "check_frame_rate",
+    "CheckedVideo",
+    "check_video",
+    "DecodedFrames",
 ]
+
+# Frame rates (Hz) a camera plausibly records at: a rate outside is a broken header or a typo
+# (OpenCV reads a header rate of 0 as 25 Hz, and a rate of 1e6 Hz would make every clip last
+# microseconds), so it is refused with a message that asks for the true rate.
+FPS_RANGE_HZ = (5.0, 240.0)
+# Relative disagreement allowed between the header's rate and the rate of the frame time stamps.
+_STAMP_TOLERANCE = 0.02
+# Frames whose time stamps are read to check the header's rate.
+_STAMPED_FRAMES = 61
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
 
@@ -419,3 +438,150 @@ def write_image_folder(
     if not paths:
         raise ValueError(f"frames is empty: nothing written to {folder}")
     return paths
+
+
+# --- container checks for your own videos --------------------------------------------------------
+
+
+def check_frame_rate(fps: object, name: str = "fps") -> float:
+    """``fps`` as a float within :data:`FPS_RANGE_HZ` (Hz); ValueError naming ``name`` otherwise."""
+    lo, hi = FPS_RANGE_HZ
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number of frames per second, got {fps!r}")
+    value = float(fps)
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise ValueError(
+            f"{name} = {fps!r} Hz is outside the plausible camera range [{lo:g}, {hi:g}] Hz"
+        )
+    return value
+
+
+def _avi_stream_rate(path: Path) -> float | None:
+    """The frame rate ``dwRate / dwScale`` of the first video stream header of an AVI file
+    (None when 0 or not an AVI). OpenCV reports 25 Hz for a rate of 0, so it is read here."""
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    if head[:4] != b"RIFF" or head[8:12] != b"AVI ":
+        return None
+    at = head.find(b"strh")  # chunk id, 4-byte size, then fccType "vids" for a video stream
+    while at >= 0 and head[at + 8 : at + 12] != b"vids":
+        at = head.find(b"strh", at + 4)
+    if at < 0 or at + 36 > len(head):
+        return None
+    scale = int.from_bytes(head[at + 28 : at + 32], "little")
+    rate = int.from_bytes(head[at + 32 : at + 36], "little")
+    return rate / scale if rate > 0 and scale > 0 else 0.0
+
+
+def _stamp_rate(cap: cv2.VideoCapture, n: int) -> float | None:
+    """Frames per second from the time stamps of the first ``n`` frames (None without usable
+    stamps: fewer than 3 frames or stamps that do not increase)."""
+    stamps = []
+    for _ in range(n):
+        if not cap.grab():
+            break
+        stamps.append(cap.get(cv2.CAP_PROP_POS_MSEC))
+    steps = np.diff(np.asarray(stamps, dtype=np.float64))
+    if steps.size < 2 or not np.all(steps > 0):
+        return None
+    return 1000.0 * steps.size / float(stamps[-1] - stamps[0])
+
+
+@dataclass(frozen=True)
+class CheckedVideo:
+    """A video file whose clock was checked (:func:`check_video`).
+
+    fps: the rate used (Hz): ``fps`` given, else the header's, confirmed by the time stamps.
+    header_fps: what the container says (None when it gives none). stamp_fps: the rate of the first
+    frames' time stamps (None when they carry none). header_frames: the container's frame count
+    (0 when unknown); the decoded count is only known after decoding (:class:`DecodedFrames`).
+    """
+
+    path: Path
+    fps: float
+    header_fps: float | None
+    stamp_fps: float | None
+    header_frames: int
+    width: int
+    height: int
+
+
+def check_video(path: str | os.PathLike, fps: float | None = None) -> CheckedVideo:
+    """Open ``path`` and check its clock before any long work: the frame rate must lie in
+    :data:`FPS_RANGE_HZ` and agree (within 2 %) with the time stamps of its first frames.
+
+    ``fps`` (Hz, checked against the same range) overrides the container and skips the checks of
+    its rate. Raises FileNotFoundError for a missing file and ValueError, naming the file, the
+    values and ``fps`` as the way out, for a header with no rate (OpenCV would assume 25 Hz), an
+    implausible rate or one that its time stamps contradict. Decodes at most 61 frames.
+    """
+    path = Path(path)
+    if fps is not None:
+        fps = check_frame_rate(fps, "fps")
+    cap = _open_capture(path)
+    try:
+        header = float(cap.get(cv2.CAP_PROP_FPS))
+        claimed = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        stamp_fps = _stamp_rate(cap, _STAMPED_FRAMES)
+    finally:
+        cap.release()
+    avi_rate = _avi_stream_rate(path)
+    header_fps: float | None = header if math.isfinite(header) and header > 0 else None
+    if avi_rate == 0.0:
+        header_fps = None  # OpenCV's 25 Hz is its default, not the file's
+    header_frames = int(round(claimed)) if math.isfinite(claimed) and claimed > 0 else 0
+    if fps is None:
+        lo, hi = FPS_RANGE_HZ
+        if header_fps is None:
+            raise ValueError(
+                f"video {path} gives no frame rate (0 or missing in its header); pass the "
+                "camera's rate with fps= (--fps)"
+            )
+        if not lo <= header_fps <= hi:
+            raise ValueError(
+                f"video {path}: its header says {header_fps:g} fps, outside the plausible "
+                f"[{lo:g}, {hi:g}] Hz; pass the camera's rate with fps= (--fps)"
+            )
+        if stamp_fps is not None and abs(stamp_fps / header_fps - 1.0) > _STAMP_TOLERANCE:
+            raise ValueError(
+                f"video {path}: its header says {header_fps:g} fps but the time stamps of its "
+                f"first frames run at {stamp_fps:.4g} fps; pass the true rate with fps= (--fps)"
+            )
+        fps = header_fps
+    return CheckedVideo(path, fps, header_fps, stamp_fps, header_frames, width, height)
+
+
+class DecodedFrames:
+    """Every frame of a video file as RGB ``uint8``, streamed once, counting what decodes.
+
+    Unlike :class:`VideoFileFrames` it does not need the frame count in advance (a header's count
+    is only a claim): iterate, then compare ``n_decoded`` with the header's count. A frame whose
+    size differs from the first raises ValueError naming the file and frame.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.n_decoded = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        cap = _open_capture(self.path)
+        self.n_decoded = 0
+        shape = None
+        try:
+            while True:
+                ok, bgr = cap.read()
+                if not ok or bgr is None:
+                    return
+                if shape is None:
+                    shape = bgr.shape
+                elif bgr.shape != shape:
+                    raise ValueError(
+                        f"video {self.path}: frame {self.n_decoded} has shape {bgr.shape[:2]}, "
+                        f"frame 0 had {shape[:2]}"
+                    )
+                self.n_decoded += 1
+                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        finally:
+            cap.release()

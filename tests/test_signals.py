@@ -19,6 +19,7 @@ from rppg_lib.signals import (
     heart_rate_series,
     integrate,
     normalize_max_abs,
+    peak_quality,
     power_spectrum,
     resample_rate,
     resample_to_times,
@@ -304,3 +305,37 @@ def test_stitch_release_and_overwrite_modes() -> None:
         stitch_windows(w, 2, mode="release")
     with pytest.raises(ValueError, match="longer than the 8 samples"):
         stitch_windows(w, 2, length=9)
+
+
+# --- no rate without a pulse ----------
+
+
+@pytest.mark.parametrize("x", [np.full(300, 0.7), np.array([0.1, 0.3])])
+def test_heart_rate_refuses_constant_and_too_short_inputs(x):
+    with pytest.raises(ValueError, match=r"^x (is constant|needs at least 3 samples, got 2)"):
+        heart_rate(x, FS)
+    with pytest.raises(ValueError, match=r"^x (is constant|needs at least 3 samples, got 2)"):
+        heart_rate_peaks(x, FS)
+    with pytest.raises(ValueError, match=r"^x (is constant|needs at least 3 samples, got 2)"):
+        breathing_rate(x, FS)
+
+
+def test_peak_quality_separates_a_pulse_from_noise():
+    t = np.arange(300) / FS
+    pulse = peak_quality(np.sin(2 * np.pi * 1.2 * t), FS)
+    assert pulse.rate_bpm == pytest.approx(72.0, abs=0.2)
+    assert pulse.snr_db > 10 and pulse.peak_share > 0.8
+    noise = peak_quality(np.random.default_rng(0).standard_normal(300), FS)
+    assert noise.snr_db < 1.0 and noise.peak_share < 0.3  # below rppg infer's MIN_SNR_DB
+
+
+def test_quality_series_gives_the_spectral_rates_with_their_snr():
+    from rppg_lib.signals import heart_rate_quality_series
+
+    t = np.arange(600) / FS
+    x = np.sin(2 * np.pi * 1.2 * t) + 0.3 * np.random.default_rng(0).standard_normal(600)
+    times, rates, snr, share = heart_rate_quality_series(x, FS, 10.0, 2.0)
+    ref_times, ref_rates = heart_rate_series(x, FS, 10.0, 2.0)
+    np.testing.assert_array_equal(times, ref_times)
+    np.testing.assert_allclose(rates, ref_rates)
+    assert snr.shape == share.shape == (6,) and np.all(snr > 5) and np.all(share > 0.5)

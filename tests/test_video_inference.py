@@ -1,0 +1,272 @@
+"""`rppg infer` on your own video: default weights, methods side by side, confidence, ground
+truth, container checks and the output folder, each checked before any decoding."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rppg_lib.run.cli import main
+from rppg_lib.synthetic import generate
+from rppg_lib.video_inference import DEFAULT_WEIGHTS_DIR, MIN_SNR_DB, infer_video
+from rppg_lib.video_io import write_video
+
+torch.set_num_threads(1)
+FPS = 30.0
+HAS_WHEEL = any(DEFAULT_WEIGHTS_DIR.glob("open_rppg-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory) -> tuple[Path, object]:
+    """A 10 s clean synthetic face video (128x128, 30 fps, lossless) and its generator clip."""
+    clip = generate("clean", seconds=10.0, fps=FPS, size=128, seed=3)
+    path = tmp_path_factory.mktemp("video") / "clip.avi"
+    write_video(path, clip.frames, FPS)
+    return path, clip
+
+
+@pytest.fixture(scope="module")
+def blank(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("blank") / "grey.avi"
+    write_video(path, np.full((150, 64, 64, 3), 128, dtype=np.uint8), FPS)
+    return path
+
+
+def _no_decoding(monkeypatch) -> None:
+    """Make any decoding of frames fail the test: the checks must come first."""
+    def fail(*args, **kwargs):
+        raise AssertionError("frames were decoded before the arguments were checked")
+
+    monkeypatch.setattr("rppg_lib.preprocess.stream.preprocess_frames", fail)
+
+
+# --- default weights, methods, confidence ----------
+
+
+@pytest.mark.skipif(not HAS_WHEEL, reason="open-rppg wheel not in data/weights (run make venv)")
+def test_infer_runs_without_weights_on_the_released_pure_model(clean, tmp_path, capsys):
+    path, clip = clean
+    out = tmp_path / "out"
+    assert main(["infer", str(path), "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert "open-rppg TS-CAN trained on PURE" in summary["model"]
+    assert summary["hr_bpm"] == pytest.approx(float(np.mean(clip.hr)), abs=3.0)
+    assert "heart rate" in capsys.readouterr().out
+
+
+def test_method_all_writes_every_method_side_by_side(clean, tmp_path):
+    path, clip = clean
+    methods = ["pos", "chrom", "green", "ica"]
+    result = infer_video(path, None, tmp_path, method=methods, progress=False)
+    table = pd.read_csv(tmp_path / "pulse.csv")
+    windows = pd.read_csv(tmp_path / "heart_rate.csv")
+    for m in methods:
+        assert {f"pulse_{m}", f"hr_bpm_{m}", f"reliable_{m}"} <= set(table.columns)
+        assert {f"snr_db_{m}", f"peak_share_{m}"} <= set(windows.columns)
+    assert list(result.summary["methods"]) == methods
+    assert result.summary["model"] is None  # no network was loaded for these methods
+    pos = result.summary["methods"]["pos"]
+    assert pos["hr_bpm"] == pytest.approx(float(np.mean(clip.hr)), abs=3.0)
+    assert pos["n_windows_reliable"] == pos["n_windows"] == 1
+    assert (tmp_path / "figures" / "pulse.png").stat().st_size > 0
+
+
+def test_blank_and_noise_videos_are_flagged_not_given_a_rate(blank, tmp_path, capsys):
+    result = infer_video(blank, None, tmp_path / "blank", method=["pos", "green"], crop="center",
+                         window_s=4.0, progress=False)
+    assert result.summary["hr_bpm"] is None
+    assert "constant" in result.summary["hr_reason"]
+    noise = np.random.default_rng(1).integers(0, 256, size=(300, 64, 64, 3), dtype=np.uint8)
+    video = tmp_path / "noise.avi"
+    write_video(video, noise, FPS)
+    code = main(["infer", str(video), "--method", "pos", "--crop", "center", "--out",
+                 str(tmp_path / "noise"), "--no-progress"])
+    assert code == 0
+    assert "pos: no reliable heart rate: 0 of 1" in capsys.readouterr().out
+    windows = pd.read_csv(tmp_path / "noise" / "heart_rate.csv")
+    assert not windows["reliable"].any() and (windows["snr_db"] < MIN_SNR_DB).all()
+
+
+def test_ground_truth_gives_errors_per_window_and_a_sibling_csv_is_not_read(clean, tmp_path):
+    path, clip = clean
+    (path.parent / "clip.csv").write_text("garbage,,\n1,2\n")  # beside the video: ignored
+    gt = tmp_path / "truth.csv"
+    pd.DataFrame({"time": np.arange(len(clip.bvp)) / FPS, "bvp": clip.bvp}).to_csv(gt,
+                                                                                  index=False)
+    result = infer_video(path, None, tmp_path / "out", method="pos", ground_truth=gt,
+                         window_s=5.0, step_s=1.0, progress=False)
+    errors = result.summary["methods"]["pos"]["ground_truth"]
+    assert errors["n_windows"] == 6 and errors["mae_bpm"] < 3.0
+    assert errors["rmse_bpm"] >= errors["mae_bpm"]
+    windows = pd.read_csv(tmp_path / "out" / "heart_rate.csv")
+    assert "hr_ref_bpm" in windows.columns
+    assert np.abs(windows["hr_ref_bpm"] - np.mean(clip.hr)).max() < 6.0
+
+
+# --- container checks ----------
+
+
+def _patched_avi(source: Path, target: Path, rate: int, scale: int = 1) -> Path:
+    data = bytearray(source.read_bytes())
+    at = data.find(b"strh")  # chunk id, size, "vids", handler, flags, ..., dwScale, dwRate
+    assert data[at + 8 : at + 12] == b"vids"
+    data[at + 28 : at + 32] = scale.to_bytes(4, "little")
+    data[at + 32 : at + 36] = rate.to_bytes(4, "little")
+    target.write_bytes(bytes(data))
+    return target
+
+
+@pytest.mark.parametrize("rate, message", [(0, "gives no frame rate"),
+                                           (100000, "header says 100000 fps, outside")])
+def test_a_header_frame_rate_of_zero_or_100_khz_is_refused(blank, tmp_path, rate, message,
+                                                          capsys, monkeypatch):
+    _no_decoding(monkeypatch)
+    video = _patched_avi(blank, tmp_path / "bad.avi", rate)
+    assert main(["infer", str(video), "--method", "pos", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "bad.avi" in err and "--fps" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("fps", ["1e9", "1e6", "0", "nan"])
+def test_an_implausible_fps_option_is_refused_before_decoding(blank, tmp_path, fps, capsys,
+                                                             monkeypatch):
+    _no_decoding(monkeypatch)
+    assert main(["infer", str(blank), "--fps", fps, "--method", "pos", "--out",
+                 str(tmp_path / "o")]) == 2
+    assert "fps" in capsys.readouterr().err
+
+
+def test_a_truncated_video_is_processed_with_a_warning_naming_both_counts(clean, tmp_path,
+                                                                          capsys):
+    path, _ = clean
+    data = path.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    assert main(["infer", str(cut), "--method", "pos", "--window", "4", "--out",
+                 str(tmp_path / "o"), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "cut.avi" in err and "header says 300 frames but" in err
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["frames_in_header"] == 300 and summary["frames_decoded"] < 300
+
+
+# --- arguments and the output folder, before any decoding ----------
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--window", "0"], "window_s (--window)"),
+    (["--window", "1"], "too short"),
+    (["--step", "-1"], "step_s (--step)"),
+    (["--ground-truth", "missing.csv"], "--ground-truth file not found"),
+    (["--method", "tscan", "--weights", "missing.pt"], "weights file not found"),
+])
+def test_bad_arguments_fail_before_decoding(blank, tmp_path, args, message, capsys, monkeypatch):
+    _no_decoding(monkeypatch)
+    base = ["infer", str(blank), "--method", "pos", "--out", str(tmp_path / "o")]
+    assert main(base + args) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_output_folder_is_a_file_under_a_file_or_unwritable(blank, tmp_path, capsys, monkeypatch):
+    _no_decoding(monkeypatch)
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    cases = [(a_file, "exists and is a file"), (a_file / "sub", "lies under the file")]
+    if os.geteuid() != 0:  # root writes anywhere
+        cases.append((locked / "sub", "is not writable"))
+    for out, message in cases:
+        assert main(["infer", str(blank), "--method", "pos", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and str(out) in err and "Traceback" not in err
+    locked.chmod(0o700)
+
+
+def test_a_second_run_needs_force_and_leaves_no_stale_file(blank, tmp_path):
+    out = tmp_path / "out"
+    infer_video(blank, None, out, method="pos", crop="center", window_s=4.0, progress=False)
+    (out / "mask_frames.npy").write_bytes(b"from an earlier run with --masks")
+    with pytest.raises(FileExistsError, match=r"--out .*out is not empty; pass --force"):
+        infer_video(blank, None, out, method="pos", crop="center", window_s=4.0, progress=False)
+    infer_video(blank, None, out, method="pos", crop="center", window_s=4.0, force=True,
+                progress=False)
+    assert not (out / "mask_frames.npy").exists()
+    old = [p for p in tmp_path.iterdir() if p.name.startswith("out.old-")]
+    assert len(old) == 1 and (old[0] / "mask_frames.npy").is_file()
+
+
+def test_a_video_shorter_than_one_slow_beat_is_refused_before_decoding(tmp_path, capsys,
+                                                                      monkeypatch):
+    _no_decoding(monkeypatch)
+    video = tmp_path / "short.avi"
+    write_video(video, np.full((30, 64, 64, 3), 128, dtype=np.uint8), FPS)  # 1 s
+    assert main(["infer", str(video), "--method", "pos", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "short.avi holds 30 frames (1.00 s at 30 fps): too short" in err
+
+
+def test_a_frame_folder_needs_a_plausible_fps(tmp_path, capsys):
+    from rppg_lib.video_io import write_image_folder
+
+    folder = tmp_path / "frames"
+    write_image_folder(folder, np.full((60, 32, 32, 3), 100, dtype=np.uint8))
+    base = ["infer", str(folder), "--method", "green", "--crop", "center", "--window", "3"]
+    assert main(base + ["--out", str(tmp_path / "a")]) == 2
+    assert "--fps is required for the frame folder" in capsys.readouterr().err
+    assert main(base + ["--fps", "500", "--out", str(tmp_path / "b")]) == 2
+    assert "fps (--fps) = 500.0 Hz is outside" in capsys.readouterr().err
+    assert main(base + ["--fps", "30", "--out", str(tmp_path / "c"), "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "c" / "summary.json").read_text())
+    assert summary["n_frames"] == 60 and summary["hr_bpm"] is None  # a still grey: no pulse
+
+
+REAL_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "real" / "naber_rppg_video" / \
+    "rPPG_video.mp4"
+
+
+@pytest.mark.skipif(not REAL_VIDEO.is_file(), reason=f"real face video absent: {REAL_VIDEO}")
+def test_a_real_mp4_passes_the_clock_checks_and_decodes_to_its_header_count(tmp_path):
+    result = infer_video(REAL_VIDEO, None, tmp_path / "out", method=["pos", "chrom"],
+                         progress=False)
+    s = result.summary
+    assert s["frames_in_header"] == s["frames_decoded"] == 907
+    assert s["fps"] == pytest.approx(29.5013, abs=1e-3)
+    assert s["fps_time_stamps"] == pytest.approx(s["fps_header"], rel=1e-3)
+    assert s["frames_without_face"] == 0
+    # POS and CHROM on the same crop agree window by window where both are reliable
+    pos, chrom = result.methods["pos"], result.methods["chrom"]
+    both = pos.reliable & chrom.reliable
+    assert both.any() and np.abs(pos.hr_series[both] - chrom.hr_series[both]).max() < 3.0
+
+
+def test_ground_truth_with_a_method_that_found_no_signal(blank, tmp_path):
+    gt = tmp_path / "hr.csv"
+    pd.DataFrame({"time": np.arange(0, 5.01, 0.5), "hr": 70.0}).to_csv(gt, index=False)
+    result = infer_video(blank, None, tmp_path / "out", method=["pos", "ica"], crop="center",
+                         ground_truth=gt, window_s=4.0, progress=False)
+    methods = result.summary["methods"]
+    assert methods["pos"]["ground_truth"]["n_windows"] == 0  # a constant pulse: no windows
+    ica = methods["ica"]["ground_truth"]
+    assert ica["n_windows"] == result.methods["ica"].hr_series.size == 2
+    np.testing.assert_allclose(result.reference_hr, 70.0)
+    assert ica["mae_bpm"] == pytest.approx(np.mean(np.abs(result.methods["ica"].hr_series - 70)))
+
+
+def test_windows_the_ground_truth_does_not_cover_are_left_out_of_the_errors(blank, tmp_path):
+    gt = tmp_path / "hr.csv"
+    pd.DataFrame({"time": np.arange(0, 4.51, 0.5), "hr": 70.0}).to_csv(gt, index=False)
+    result = infer_video(blank, None, tmp_path / "out", method="ica", crop="center",
+                         ground_truth=gt, window_s=4.0, progress=False)
+    # windows [0, 4] s and [1, 5] s: the second ends after the ground truth's 4.5 s
+    assert np.isnan(result.reference_hr[1]) and result.reference_hr[0] == 70.0
+    assert result.summary["methods"]["ica"]["ground_truth"]["n_windows"] == 1
