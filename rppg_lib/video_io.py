@@ -33,6 +33,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rppg_lib.atomic import current_umask
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "VideoInfo",
@@ -367,6 +369,7 @@ def write_video(
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp_name, 0o666 & ~current_umask())  # mkstemp's 0600 would hide the video from others
     writer = None
     count = 0
     try:

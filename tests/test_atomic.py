@@ -1,9 +1,11 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from rppg_lib.atomic import atomic_write_json, atomic_write_text, atomic_write_with
+from rppg_lib.video_io import write_video
 
 
 def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path):
@@ -46,6 +48,8 @@ def test_atomic_writes_get_the_umask_mode(tmp_path, umask, mode):
             atomic_write_json(tmp_path / "metrics.json", {"a": 1}),
             atomic_write_with(tmp_path / "weights.pt", lambda f: f.write(b"\0")),
         ]
+        write_video(tmp_path / "clip.avi", np.zeros((2, 8, 8, 3), np.uint8), 30.0)
+        paths.append(tmp_path / "clip.avi")
         plain = tmp_path / "plain.txt"
         plain.write_text("x")  # what open() gives under this umask
     finally:
