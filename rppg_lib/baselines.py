@@ -22,6 +22,7 @@ from collections.abc import Iterable
 import numpy as np
 from sklearn.decomposition import FastICA
 
+from rppg_lib.constants import DETREND_LAMBDA_TOOLBOX, HR_BAND
 from rppg_lib.signals import bandpass, detrend, power_spectrum, zscore
 from rppg_lib.validation import as_array, check_band, check_choice, check_fs
 
@@ -110,7 +111,7 @@ def chrom(
     fs: float,
     *,
     window_s: float = 1.6,
-    band: tuple[float, float] = (0.7, 2.5),
+    band: tuple[float, float] = HR_BAND,
     order: int = 3,
 ) -> np.ndarray:
     """CHROM: chrominance pulse, Hann-windowed overlap-add of ``X − (σX/σY)·Y``.
@@ -164,8 +165,8 @@ def ica(
     rgb: np.ndarray,
     fs: float,
     *,
-    band: tuple[float, float] = (0.7, 2.5),
-    detrend_lambda: float = 100.0,
+    band: tuple[float, float] = HR_BAND,
+    detrend_lambda: float = DETREND_LAMBDA_TOOLBOX,
     seed: int = 0,
 ) -> np.ndarray:
     """ICA: the FastICA component of the detrended, z-scored traces with the strongest HR peak.

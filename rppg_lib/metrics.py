@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.stats
 
+from rppg_lib.constants import SNR_BAND
 from rppg_lib.signals import power_spectrum
 from rppg_lib.validation import (
     as_signal,
@@ -142,8 +143,8 @@ def snr(
     fs: float,
     hr_bpm: float,
     *,
-    low: float = 0.7,
-    high: float = 4.0,
+    low: float = SNR_BAND[0],
+    high: float = SNR_BAND[1],
     tolerance_hz: float = 0.1,
     nfft: int | None = None,
     db: str = "power",

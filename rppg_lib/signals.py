@@ -14,6 +14,7 @@ import numpy as np
 import scipy.linalg
 import scipy.signal
 
+from rppg_lib.constants import BR_BAND, DETREND_LAMBDA, HR_BAND
 from rppg_lib.validation import (
     as_array,
     as_signal,
@@ -68,7 +69,7 @@ def _smoothness_priors_bands(n: int, lam: float) -> np.ndarray:
     return ab
 
 
-def detrend(x: np.ndarray, lam: float = 50.0) -> np.ndarray:
+def detrend(x: np.ndarray, lam: float = DETREND_LAMBDA) -> np.ndarray:
     """Smoothness-priors detrend (Tarvainen et al., 2002): ``x − (I + λ² D₂ᵀD₂)⁻¹ x``.
 
     x: (T,) or (T, C) signal (any unit, returned in the same unit), T >= 3; columns are detrended
@@ -261,7 +262,11 @@ def check_rate_input(x: np.ndarray, fs: float, high: float, name: str = "x") -> 
 
 
 def heart_rate(
-    x: np.ndarray, fs: float, low: float = 0.7, high: float = 2.5, nfft: int | None = None
+    x: np.ndarray,
+    fs: float,
+    low: float = HR_BAND[0],
+    high: float = HR_BAND[1],
+    nfft: int | None = None,
 ) -> float:
     """Heart rate in bpm: 60 × the periodogram peak of pulse ``x`` (sampled at ``fs`` Hz) in
     [low, high] Hz. nfft None zero-pads so that bins are at most 0.1 bpm apart.
@@ -277,7 +282,11 @@ def heart_rate(
 
 
 def breathing_rate(
-    x: np.ndarray, fs: float, low: float = 0.08, high: float = 0.5, nfft: int | None = None
+    x: np.ndarray,
+    fs: float,
+    low: float = BR_BAND[0],
+    high: float = BR_BAND[1],
+    nfft: int | None = None,
 ) -> float:
     """Breathing rate in breaths/min: 60 × the periodogram peak of respiration ``x`` (sampled at
     ``fs`` Hz) in [low, high] Hz. nfft None zero-pads so that bins are at most 0.1 /min apart.
@@ -311,8 +320,8 @@ class PeakQuality:
 def peak_quality(
     x: np.ndarray,
     fs: float,
-    low: float = 0.7,
-    high: float = 2.5,
+    low: float = HR_BAND[0],
+    high: float = HR_BAND[1],
     *,
     tolerance_hz: float = 0.1,
     nfft: int | None = None,
@@ -349,8 +358,8 @@ def peak_quality(
 def heart_rate_peaks(
     x: np.ndarray,
     fs: float,
-    low: float = 0.7,
-    high: float = 2.5,
+    low: float = HR_BAND[0],
+    high: float = HR_BAND[1],
     *,
     prefilter: bool = True,
     min_prominence: float = 0.5,
@@ -390,8 +399,8 @@ def heart_rate_series(
     window_s: float,
     step_s: float,
     *,
-    low: float = 0.7,
-    high: float = 2.5,
+    low: float = HR_BAND[0],
+    high: float = HR_BAND[1],
     nfft: int | None = None,
     method: str = "spectral",
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -428,8 +437,8 @@ def heart_rate_quality_series(
     window_s: float,
     step_s: float,
     *,
-    low: float = 0.7,
-    high: float = 2.5,
+    low: float = HR_BAND[0],
+    high: float = HR_BAND[1],
     tolerance_hz: float = 0.1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Sliding-window heart rate with the quality of each window's peak (:func:`peak_quality`).

@@ -58,17 +58,11 @@ from rppg_lib.atomic import atomic_write_text, atomic_write_with
 from rppg_lib.attention import AttentionMasks
 from rppg_lib.attention import save_masks as write_masks
 from rppg_lib.baselines import unsupervised_pulse
+from rppg_lib.constants import BR_BAND, FRAME_DEPTH, HR_BAND, HR_STEP_S, HR_WINDOW_S
 from rppg_lib.datasets.checks import numbered_frame_times
 from rppg_lib.datasets.generic import read_ground_truth_csv
 from rppg_lib.figure_style import style_context, write_figure
-from rppg_lib.inference import (
-    BR_BAND,
-    HR_BAND,
-    LoadedModel,
-    load_model,
-    process_waveform,
-    run_network,
-)
+from rppg_lib.inference import LoadedModel, load_model, process_waveform, run_network
 from rppg_lib.preprocess import PreprocessConfig
 from rppg_lib.preprocess.stream import preprocess_frames
 from rppg_lib.signals import (
@@ -453,8 +447,8 @@ def infer_video(
     ground_truth: str | os.PathLike | None = None,
     fps: float | None = None,
     crop: str = "haar",
-    window_s: float = 10.0,
-    step_s: float = 1.0,
+    window_s: float = HR_WINDOW_S,
+    step_s: float = HR_STEP_S,
     device: str = "auto",
     batch_frames: int | None = None,
     save_masks: bool = False,
@@ -499,7 +493,7 @@ def infer_video(
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    depth = (loaded.frame_depth or 10) if loaded is not None else 10
+    depth = (loaded.frame_depth or FRAME_DEPTH) if loaded is not None else FRAME_DEPTH
     standard = loaded is not None and loaded.inputs == "standard"
     crop_side = loaded.img_size if loaded is not None else _CROP_SIDE
     config = PreprocessConfig(

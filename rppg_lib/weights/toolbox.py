@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from rppg_lib.constants import FRAME_DEPTH
 from rppg_lib.models.tscan import TSCAN, spatial_sizes
 from rppg_lib.weights.common import assign_parameters
 
@@ -40,7 +41,7 @@ def _flatten_width(img_size: int) -> int:
 
 
 def load_toolbox_tscan(
-    path: str | os.PathLike, frame_depth: int = 10, img_size: int | None = None
+    path: str | os.PathLike, frame_depth: int = FRAME_DEPTH, img_size: int | None = None
 ) -> TSCAN:
     """An rPPG-Toolbox TS-CAN ``.pth`` state dict as a :class:`TSCAN` (zero-padded TSM).
 
