@@ -26,12 +26,12 @@ threadpoolctl limit takes ~0.3 ms) than the work. The default gives each of them
 frame's work is too small to split (a 36x36 or 72x72 resize, a few thousand values), and the
 cores are better spent on decoding in parallel (the prefetch thread) and on clips in parallel
 (``preprocess_dataset(workers=...)``). The network gets every usable core: its convolutions are
-large enough to split.
+large enough to split (PyTorch's default: one thread per physical core).
 
 The setting: :class:`ThreadSettings`, installed process-wide with :func:`set_thread_settings`
 (or for a ``with`` block with :func:`thread_settings`), or from the environment variable
-``RPPG_THREADS`` (the number of cores the suite may use; the default is the cores this process
-may run on, ``os.sched_getaffinity``). ``ThreadSettings(manage=False)`` leaves every library's
+``RPPG_THREADS`` (the number of threads the network may use; unset, PyTorch picks one per
+physical core). ``ThreadSettings(manage=False)`` leaves every library's
 own default in place (the behaviour before these settings existed; the benchmarks compare it).
 """
 
@@ -80,18 +80,21 @@ class ThreadSettings:
 
     opencv: OpenCV threads during crop and resize (``cv2.setNumThreads``).
     blas: BLAS threads during the normalisation (threadpoolctl).
-    torch: PyTorch intra-op threads for the network (``torch.set_num_threads``).
+    torch: PyTorch intra-op threads for the network (``torch.set_num_threads``); None keeps
+        PyTorch's own choice (one per physical core: more, on hyper-threads, is slower).
     manage: False leaves all three libraries at their own defaults (the numbers are ignored).
     """
 
     opencv: int = 1
     blas: int = 1
-    torch: int = 1
+    torch: int | None = None
     manage: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("opencv", "blas", "torch"):
+        for name in ("opencv", "blas"):
             _check_threads(getattr(self, name), name)
+        if self.torch is not None:
+            _check_threads(self.torch, "torch")
         if not isinstance(self.manage, bool):
             raise ValueError(f"manage must be True or False, got {self.manage!r}")
 
@@ -101,8 +104,9 @@ class ThreadSettings:
 
 
 def default_thread_settings(cores: int | None = None) -> ThreadSettings:
-    """The default for ``cores`` cores (default: ``RPPG_THREADS``, else :func:`usable_cores`):
-    one thread per preprocessing stage, all the cores for the network."""
+    """The default: one thread per preprocessing stage; for the network ``cores`` threads
+    (default: the ``RPPG_THREADS`` environment variable), or PyTorch's own choice when neither
+    is given (one per physical core of the process's CPUs)."""
     if cores is None:
         raw = os.environ.get(THREADS_ENV, "").strip()
         if raw:
@@ -113,9 +117,9 @@ def default_thread_settings(cores: int | None = None) -> ThreadSettings:
                     f"{THREADS_ENV} must be a whole number of cores, got {raw!r}"
                 ) from None
             _check_threads(cores, THREADS_ENV)
-        else:
-            cores = usable_cores()
-    return ThreadSettings(opencv=1, blas=1, torch=_check_threads(cores, "cores"))
+    return ThreadSettings(
+        opencv=1, blas=1, torch=None if cores is None else _check_threads(cores, "cores")
+    )
 
 
 _current: ThreadSettings | None = None
@@ -175,7 +179,7 @@ def network_threads(settings: ThreadSettings | None = None) -> Iterator[None]:
     """The network under ``settings`` (default: the settings in force): torch intra-op threads
     set for the block, restored afterwards. BLAS threads are left to torch (its own pool)."""
     s = settings if settings is not None else get_thread_settings()
-    if not s.manage:
+    if not s.manage or s.torch is None:
         yield
         return
     import torch
