@@ -30,6 +30,7 @@ import argparse
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -200,15 +201,59 @@ def bench(model_name, size, device, names, repeats, chunks, n_infer) -> dict:
     }
 
 
+def hr_check(seeds: int, weights: str) -> None:
+    """Heart-rate error of the released open-rppg TS-CAN with bfloat16 inference beside float32,
+    on held-out synthetic clips (seeds 1000.., scenarios clean and illumination, 20 s, the face
+    box of the ground truth): per clip |HR - true mean HR| (bpm), the paired change with a
+    bootstrap 95 % interval."""
+    import cv2
+
+    from rppg_lib.inference import load_model, predict_clip
+    from rppg_lib.synthetic import generate
+    from rppg_lib.weights.open_rppg import open_rppg_inputs
+
+    loaded = load_model(weights)
+    errors: dict[str, list[float]] = {"float32": [], "bf16": []}
+    for seed in range(1000, 1000 + seeds):
+        for scenario in ("clean", "illumination"):
+            clip = generate(scenario, seconds=20.0 + 1 / 3, fps=30.0, size=128, seed=seed)
+            crops = np.stack([
+                cv2.resize(f[y : y + h, x : x + w], (loaded.img_size,) * 2,
+                           interpolation=cv2.INTER_AREA)
+                for f, (x, y, w, h) in zip(clip.frames, clip.face_box, strict=True)
+            ])
+            inputs = open_rppg_inputs(crops[: len(crops) // 160 * 160])
+            truth = float(np.mean(clip.hr[: len(inputs)]))
+            for name, bf16 in (("float32", False), ("bf16", True)):
+                pred = predict_clip(loaded.model, inputs, fps=clip.fps, bf16=bf16)
+                errors[name].append(abs(pred.hr_bpm - truth))
+    e32, e16 = np.array(errors["float32"]), np.array(errors["bf16"])
+    change = e16 - e32
+    rng = np.random.default_rng(0)
+    boot = [np.mean(rng.choice(change, size=len(change))) for _ in range(10_000)]
+    low, high = np.percentile(boot, [2.5, 97.5])
+    boot32 = [np.mean(rng.choice(e32, size=len(e32))) for _ in range(10_000)]
+    print(
+        f"\nHR check, open-rppg TS-CAN (S = {loaded.img_size}), n = {len(change)} clips: MAE "
+        f"float32 {e32.mean():.2f} bpm (95 % CI {np.percentile(boot32, 2.5):.2f}-"
+        f"{np.percentile(boot32, 97.5):.2f}), bf16 {e16.mean():.2f} bpm; paired change "
+        f"{change.mean():+.3f} bpm (95 % CI {low:+.3f} to {high:+.3f}); largest per-clip "
+        f"|change| {np.max(np.abs(change)):.3f} bpm"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[36, 72])
-    parser.add_argument("--models", nargs="+", default=["TS-CAN", "CAN"])
+    parser.add_argument("--models", nargs="*", default=["TS-CAN", "CAN"])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each; best counts")
     parser.add_argument("--chunks", type=int, default=4, help="chunks of 180 frames per step")
     parser.add_argument("--infer-frames", type=int, default=1800, help="frames per inference")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--hr-check", type=int, default=0, metavar="SEEDS",
+                        help="also: HR MAE of bf16 vs float32 inference on 2 x SEEDS clips")
+    parser.add_argument("--weights", default=None, help="open-rppg wheel (default data/weights)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -244,6 +289,11 @@ def main() -> None:
                         flush=True,
                     )
     TSM.forward = NEW_TSM_FORWARD
+    if args.hr_check:
+        weights = args.weights or str(
+            next(Path(__file__).resolve().parents[1].glob("data/weights/open_rppg-*.whl"))
+        )
+        hr_check(args.hr_check, weights)
 
 
 if __name__ == "__main__":

@@ -22,17 +22,19 @@ network    TS-CAN / CAN forward and backward (torch)    ``torch``
 
 Crop, resize and normalise alternate on every frame, so they run under one setting
 (:func:`preprocessing_threads`); switching thread pools per frame would cost more (entering a
-threadpoolctl limit takes ~0.3 ms) than the work. The default gives each of them one thread: a
-frame's work is too small to split (a 36x36 or 72x72 resize, a few thousand values), and the
-cores are better spent on decoding in parallel (the prefetch thread) and on clips in parallel
-(``preprocess_dataset(workers=...)``). The network gets every usable core: its convolutions are
-large enough to split (PyTorch's default: one thread per physical core).
+threadpoolctl limit takes ~0.3 ms) than the work. The defaults, measured on 2 cores
+(``benchmarks/bench_preprocess.py``): BLAS one thread (a frame's statistics are a few thousand
+values, far too few to split; this alone took a 60 s 72x72 run from 14.4 to 3.6 CPU seconds);
+OpenCV every usable core (its resize, colour conversion and detection split well: 1.4x faster
+wall clock than one thread at the same CPU time); the network PyTorch's own choice, one thread
+per physical core (its convolutions are large enough to split; hyper-threads only slow them).
 
 The setting: :class:`ThreadSettings`, installed process-wide with :func:`set_thread_settings`
 (or for a ``with`` block with :func:`thread_settings`), or from the environment variable
-``RPPG_THREADS`` (the number of threads the network may use; unset, PyTorch picks one per
-physical core). ``ThreadSettings(manage=False)`` leaves every library's
-own default in place (the behaviour before these settings existed; the benchmarks compare it).
+``RPPG_THREADS`` (the number of cores the suite may use, for OpenCV and the network; unset:
+the cores of the process's affinity mask for OpenCV, PyTorch's choice for the network).
+``ThreadSettings(manage=False)`` leaves every library's own default in place (the behaviour
+before these settings existed; the benchmarks compare it).
 """
 
 from __future__ import annotations
@@ -104,9 +106,9 @@ class ThreadSettings:
 
 
 def default_thread_settings(cores: int | None = None) -> ThreadSettings:
-    """The default: one thread per preprocessing stage; for the network ``cores`` threads
-    (default: the ``RPPG_THREADS`` environment variable), or PyTorch's own choice when neither
-    is given (one per physical core of the process's CPUs)."""
+    """The default for ``cores`` cores (default: the ``RPPG_THREADS`` environment variable):
+    BLAS one thread; OpenCV and the network ``cores`` threads. Neither given: OpenCV gets
+    :func:`usable_cores`, the network PyTorch's own choice (one per physical core)."""
     if cores is None:
         raw = os.environ.get(THREADS_ENV, "").strip()
         if raw:
@@ -117,9 +119,10 @@ def default_thread_settings(cores: int | None = None) -> ThreadSettings:
                     f"{THREADS_ENV} must be a whole number of cores, got {raw!r}"
                 ) from None
             _check_threads(cores, THREADS_ENV)
-    return ThreadSettings(
-        opencv=1, blas=1, torch=None if cores is None else _check_threads(cores, "cores")
-    )
+    if cores is None:
+        return ThreadSettings(opencv=usable_cores(), blas=1, torch=None)
+    cores = _check_threads(cores, "cores")
+    return ThreadSettings(opencv=cores, blas=1, torch=cores)
 
 
 _current: ThreadSettings | None = None

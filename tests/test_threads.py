@@ -19,6 +19,7 @@ from rppg_lib.threads import (
     preprocessing_threads,
     set_thread_settings,
     thread_settings,
+    usable_cores,
 )
 
 
@@ -26,12 +27,13 @@ def _blas_threads() -> list[int]:
     return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
 
 
-def test_default_gives_one_thread_per_preprocessing_stage(monkeypatch):
+def test_default_gives_blas_one_thread_and_opencv_the_usable_cores(monkeypatch):
     monkeypatch.delenv(THREADS_ENV, raising=False)
     s = default_thread_settings()
-    assert (s.opencv, s.blas, s.torch, s.manage) == (1, 1, None, True)
+    assert (s.opencv, s.blas, s.torch, s.manage) == (usable_cores(), 1, None, True)
     monkeypatch.setenv(THREADS_ENV, "3")
-    assert default_thread_settings().torch == 3
+    s = default_thread_settings()
+    assert (s.opencv, s.blas, s.torch) == (3, 1, 3)
     assert default_thread_settings(cores=2).torch == 2
 
 

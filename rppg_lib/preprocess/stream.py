@@ -171,8 +171,8 @@ def preprocess_frames(
     progress bar's total; a stream of another length raises ValueError). manifest_extra: extra
     JSON-ready fields for the folder's manifest. prefetch: frames decoded ahead in a background
     thread (0: none); it changes speed only, never the result. threads: OpenCV and BLAS threads
-    of the crop, resize and normalise stages (default: ``rppg_lib.threads.get_thread_settings()``,
-    one each); speed only, never the result.
+    of the crop, resize and normalise stages (default: ``rppg_lib.threads.get_thread_settings()``:
+    BLAS one thread, OpenCV the usable cores); speed only, never the result.
 
     Raises ValueError for a non-RGB-uint8 frame, a clip shorter than max(2, frame_depth) frames,
     a waveform/box/time array whose length is not T, or (``crop="haar"``) no face in any frame.
@@ -252,7 +252,7 @@ def _run(
     shape = None
     prev = None
     with (
-        preprocessing_threads(threads),  # crop, resize and normalise: one thread each by default
+        preprocessing_threads(threads),  # OpenCV and BLAS threads of crop, resize, normalise
         contextlib.closing(prefetched(frames, prefetch)) as stream,
         tqdm(
             stream, total=n_frames, desc=clip_id, unit="frame", disable=not progress, leave=False
