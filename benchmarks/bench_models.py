@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rppg_lib.inference import run_network
+from rppg_lib.inference import bf16_supported, run_network
 from rppg_lib.models import CAN, TSCAN, TSM
 from rppg_lib.training.loop import mse_loss
 
@@ -73,22 +73,13 @@ def legacy_run_network(model: torch.nn.Module, inputs: np.ndarray, batch_frames:
     return np.concatenate(outputs)
 
 
-def bf16_supported() -> bool:
-    """bfloat16 autocast is worth it on CPUs with AVX-512-BF16 or AMX (oneDNN has kernels)."""
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def variants(device: torch.device, use_compile: bool) -> dict[str, dict]:
     """Name -> options: legacy (today's path), channels_last, bf16, amp, compile."""
     out = {"today": {"legacy": True}, "default": {}, "channels_last": {"channels_last": True}}
     if device.type == "cuda":
         out["amp"] = {"amp": True}
         out["channels_last+amp"] = {"channels_last": True, "amp": True}
-    if device.type == "cuda" or bf16_supported():
+    if bf16_supported(device):
         out["bf16"] = {"bf16": True}
         out["channels_last+bf16"] = {"channels_last": True, "bf16": True}
     if use_compile:

@@ -40,6 +40,7 @@ from rppg_lib.validation import check_positive, check_positive_int
 __all__ = [
     "ClipPrediction",
     "run_network",
+    "bf16_supported",
     "predict_clip",
     "extract_masks",
     "process_waveform",
@@ -95,6 +96,23 @@ def _model_device(model: nn.Module) -> torch.device:
         return next(model.parameters()).device
     except StopIteration:
         return torch.device("cpu")
+
+
+def bf16_supported(device: str | torch.device = "cpu") -> bool:
+    """Whether bfloat16 autocast (``run_network(bf16=True)``, ``TrainConfig.bf16``) has fast
+    kernels on ``device``: a CUDA GPU that supports it, or a CPU with AVX-512-BF16 or AMX
+    instructions (elsewhere it runs, emulated, slower than float32)."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if dev.type != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo") as handle:
+            flags = handle.read()
+    except OSError:  # not Linux: no cheap way to tell
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _is_channels_last(model: nn.Module) -> bool:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from rppg_lib.inference import run_network
+from rppg_lib.inference import bf16_supported, run_network
 from rppg_lib.models import CAN, TSCAN, TSM
 from rppg_lib.training import ChunkDataset, TrainConfig, train
 
@@ -159,6 +159,13 @@ def test_config_speed_options_are_validated_and_old_checkpoints_still_match():
         del old[name]  # a checkpoint written before these fields existed
     assert TrainConfig().differences(old) == {}
     assert TrainConfig(bf16=True).differences(old) == {"bf16": (False, True)}
+
+
+def test_bf16_support_is_reported_per_device():
+    assert isinstance(bf16_supported("cpu"), bool)
+    assert bf16_supported("meta") is False
+    if not torch.cuda.is_available():
+        assert bf16_supported("cuda") is False
 
 
 cuda = pytest.mark.skipif(
