@@ -6,10 +6,9 @@
 Variants (each a documented option of :func:`rppg_lib.training.train` (``TrainConfig``) and
 :func:`rppg_lib.inference.run_network`):
 
-* ``today``: the code path before the fast paths: eager float32, ``torch.no_grad``, the temporal
-  shift built by slicing and concatenating (what rPPG-Toolbox's TS-CAN does);
-* ``default``: the default path now (inference under ``torch.inference_mode``, the temporal shift
-  written in one copy); same numbers as ``today``;
+* ``today``: the code path before the fast paths: eager float32, ``torch.no_grad`` (the same
+  computation as rPPG-Toolbox's TS-CAN);
+* ``default``: the default path now (inference under ``torch.inference_mode``); same numbers;
 * ``channels_last``, ``bf16`` (bfloat16 autocast; only where the CPU supports it), both;
 * ``compile`` (with ``--compile``): ``torch.compile`` of the model, its compile time printed
   apart (the first call) from its steady rate.
@@ -36,30 +35,11 @@ import numpy as np
 import torch
 
 from rppg_lib.inference import bf16_supported, run_network
-from rppg_lib.models import CAN, TSCAN, TSM
+from rppg_lib.models import CAN, TSCAN
 from rppg_lib.training.loop import mse_loss
 
 REAL_TIME_FPS = 30.0
 CHUNK = 180
-
-
-def legacy_tsm_forward(self: TSM, x: torch.Tensor) -> torch.Tensor:
-    """The temporal shift as it was (and as rPPG-Toolbox writes it): slices, zero pads and two
-    levels of ``torch.cat``, which copy the shifted folds twice."""
-    n, c, h, w = x.shape
-    fold = c // self.fold_div
-    seg = x.reshape(n // self.frame_depth, self.frame_depth, c, h, w)
-    ahead, behind, rest = seg[:, :, :fold], seg[:, :, fold : 2 * fold], seg[:, :, 2 * fold :]
-    if self.edge == "zero":
-        last_pad, first_pad = torch.zeros_like(ahead[:, -1:]), torch.zeros_like(behind[:, :1])
-    else:
-        last_pad, first_pad = ahead[:, -1:], behind[:, :1]
-    from_next = torch.cat([ahead[:, 1:], last_pad], dim=1)
-    from_prev = torch.cat([first_pad, behind[:, :-1]], dim=1)
-    return torch.cat([from_next, from_prev, rest], dim=2).view(n, c, h, w)
-
-
-NEW_TSM_FORWARD = TSM.forward
 
 
 def legacy_run_network(model: torch.nn.Module, inputs: np.ndarray, batch_frames: int) -> np.ndarray:
@@ -131,11 +111,7 @@ class Case:
         self.autocast_dtype = torch.bfloat16 if options.get("bf16") else torch.float16
         self.autocast = bool(options.get("bf16") or options.get("amp"))
 
-    def _tsm(self) -> None:
-        TSM.forward = legacy_tsm_forward if self.options.get("legacy") else NEW_TSM_FORWARD
-
     def train_step(self) -> None:
-        self._tsm()
         self.model.train()
         with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast):
             out = self.forward(self.x)
@@ -146,7 +122,6 @@ class Case:
         self.scaler.update()
 
     def infer(self) -> np.ndarray:
-        self._tsm()
         if self.options.get("legacy") and self.device.type == "cpu":
             return legacy_run_network(self.infer_model, self.inputs, 200)
         return run_network(
@@ -279,7 +254,6 @@ def main() -> None:
                         f"{r['first_s']:>10.1f}",
                         flush=True,
                     )
-    TSM.forward = NEW_TSM_FORWARD
     if args.hr_check:
         weights = args.weights or str(
             next(Path(__file__).resolve().parents[1].glob("data/weights/open_rppg-*.whl"))

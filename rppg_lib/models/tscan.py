@@ -53,23 +53,18 @@ class TSM(nn.Module):
                 f"{self.frame_depth} (the batch is read as segments of frame_depth frames)"
             )
         fold = c // self.fold_div
-        # (segments, frame in segment, C, H, W): a view, whatever the memory format of x
         seg = x.reshape(n // self.frame_depth, self.frame_depth, c, h, w)
-        # The shifted batch is written into one new tensor (same memory format as x): each value
-        # is copied once, where slicing and concatenating would copy the shifted folds twice.
-        out = torch.empty_like(seg)
-        ahead, behind = slice(0, fold), slice(fold, 2 * fold)
-        # frame t gets frame t+1 in the first fold, frame t-1 in the second
-        out[:, :-1, ahead] = seg[:, 1:, ahead]
-        out[:, 1:, behind] = seg[:, :-1, behind]
-        out[:, :, 2 * fold :] = seg[:, :, 2 * fold :]
+        ahead, behind, rest = seg[:, :, :fold], seg[:, :, fold : 2 * fold], seg[:, :, 2 * fold :]
         if self.edge == "zero":
-            out[:, -1, ahead] = 0.0
-            out[:, 0, behind] = 0.0
-        else:  # replicate: the segment's edge frames keep their own values
-            out[:, -1, ahead] = seg[:, -1, ahead]
-            out[:, 0, behind] = seg[:, 0, behind]
-        return out.view(n, c, h, w)
+            last_pad = torch.zeros_like(ahead[:, -1:])
+            first_pad = torch.zeros_like(behind[:, :1])
+        else:
+            last_pad = ahead[:, -1:]
+            first_pad = behind[:, :1]
+        # frame t gets frame t+1 in the first fold, frame t-1 in the second
+        from_next = torch.cat([ahead[:, 1:], last_pad], dim=1)
+        from_prev = torch.cat([first_pad, behind[:, :-1]], dim=1)
+        return torch.cat([from_next, from_prev, rest], dim=2).view(n, c, h, w)
 
     def extra_repr(self) -> str:
         return f"frame_depth={self.frame_depth}, fold_div={self.fold_div}, edge={self.edge!r}"
