@@ -25,8 +25,9 @@ Crop, resize and normalise alternate on every frame, so they run under one setti
 threadpoolctl limit takes ~0.3 ms) than the work. The defaults, measured on 2 cores
 (``benchmarks/bench_preprocess.py``): BLAS one thread (a frame's statistics are a few thousand
 values, far too few to split; this alone took a 60 s 72x72 run from 14.4 to 3.6 CPU seconds);
-OpenCV every usable core (its resize, colour conversion and detection split well: 1.4x faster
-wall clock than one thread at the same CPU time); the network PyTorch's own choice, one thread
+OpenCV every usable core (its resize, colour conversion and detection split: on 2 cores
+1.07x (S = 36) and 1.2x (S = 72) faster wall clock than one thread on a quiet machine, 1.4x with
+the machine loaded); the network PyTorch's own choice, one thread
 per physical core (its convolutions are large enough to split; hyper-threads only slow them).
 
 The setting: :class:`ThreadSettings`, installed process-wide with :func:`set_thread_settings`
