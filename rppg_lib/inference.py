@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from rppg_lib import weights as released
 from rppg_lib.attention import AttentionMasks
 from rppg_lib.signals import bandpass, breathing_rate, detrend, heart_rate, heart_rate_series
+from rppg_lib.threads import ThreadSettings, network_threads
 from rppg_lib.training.build import model_from_checkpoint
 from rppg_lib.training.checkpoint import CHECKPOINT_FORMAT
 from rppg_lib.training.data import ClipFrames
@@ -42,6 +43,7 @@ from rppg_lib.validation import check_positive, check_positive_int
 __all__ = [
     "ClipPrediction",
     "run_network",
+    "bf16_supported",
     "predict_clip",
     "extract_masks",
     "process_waveform",
@@ -99,6 +101,31 @@ def _model_device(model: nn.Module) -> torch.device:
         return torch.device("cpu")
 
 
+def bf16_supported(device: str | torch.device = "cpu") -> bool:
+    """Whether bfloat16 autocast (``run_network(bf16=True)``, ``TrainConfig.bf16``) has fast
+    kernels on ``device``: a CUDA GPU that supports it, or a CPU with AVX-512-BF16 or AMX
+    instructions (elsewhere it runs, emulated, slower than float32)."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if dev.type != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo") as handle:
+            flags = handle.read()
+    except OSError:  # not Linux: no cheap way to tell
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _is_channels_last(model: nn.Module) -> bool:
+    """Whether the model's first 4-D parameter (a conv weight) is stored channels-last."""
+    for p in model.parameters():
+        if p.ndim == 4:
+            return p.is_contiguous(memory_format=torch.channels_last)
+    return False
+
+
 def run_network(
     model: nn.Module,
     inputs: Any,
@@ -107,17 +134,27 @@ def run_network(
     batch_frames: int | None = None,
     device: str | torch.device | None = None,
     amp: bool = False,
+    bf16: bool = False,
+    channels_last: bool = False,
+    threads: ThreadSettings | None = None,
     return_masks: bool = False,
     progress: bool = False,
 ) -> tuple[np.ndarray, dict[str, np.ndarray] | None, int]:
     """Raw network outputs for every frame of ``inputs`` (T, 6, S, S) (an array, memory map or
-    :class:`~rppg_lib.training.data.ClipFrames`), in eval mode, without gradients.
+    :class:`~rppg_lib.training.data.ClipFrames`), in eval mode, under ``torch.inference_mode``.
 
     frame_depth: segment length of the temporal shift (default: ``model.frame_depth``, None for
     CAN). batch_frames: frames per forward pass (default 20 segments or 200 frames), a multiple
     of frame_depth. device: None = where the model is; "auto" or a device string moves it there.
-    amp: float16 autocast on CUDA. Returns ``(outputs (T, K) float32, masks or None, padded)``,
-    masks ``{"gate1": (T, M1, M1), "gate2": (T, M2, M2)}`` float16.
+    Returns ``(outputs (T, K) float32, masks or None, padded)``, masks
+    ``{"gate1": (T, M1, M1), "gate2": (T, M2, M2)}`` float16.
+
+    Speed options (all off by default; the default path's numbers do not change):
+    amp: float16 autocast on CUDA (ignored elsewhere). bf16: bfloat16 autocast (CPUs with
+    AVX-512-BF16 or AMX, and CUDA): outputs differ from float32 by ~1e-2 relative.
+    channels_last: the model and each batch in channels-last memory format for the duration of
+    the call (the model is restored afterwards): outputs equal float32 to ~1e-6.
+    threads: the network's PyTorch threads (default: ``rppg_lib.threads.get_thread_settings()``).
     """
     n = len(inputs)
     if n == 0:
@@ -136,30 +173,46 @@ def run_network(
         model = model.to(resolve_device(device) if isinstance(device, str) else device)
     dev = _model_device(model)
     use_amp = amp and dev.type == "cuda"
+    autocast_dtype = torch.bfloat16 if bf16 else torch.float16
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    restore_channels_last = _is_channels_last(model)
     padded_total = math.ceil(n / depth) * depth
     outputs: list[np.ndarray] = []
     gates: dict[str, list[np.ndarray]] = {"gate1": [], "gate2": []}
     was_training = model.training
     model.eval()
-    try:
-        starts = range(0, padded_total, batch_frames)
-        for start in tqdm(starts, desc="frames", unit="batch", disable=not progress, leave=False):
-            stop = min(start + batch_frames, padded_total)
-            real_stop = min(stop, n)
-            x = np.asarray(inputs[start:real_stop], dtype=np.float32)
-            if stop > real_stop:  # complete the last segment with copies of the last frame
-                x = np.concatenate([x, np.repeat(x[-1:], stop - real_stop, axis=0)])
-            batch = torch.from_numpy(np.ascontiguousarray(x)).to(dev)
-            with torch.no_grad(), torch.autocast(dev.type, dtype=torch.float16, enabled=use_amp):
-                result = model(batch, return_masks=True) if return_masks else model(batch)
-            out, masks = result if return_masks else (result, None)
-            keep = real_stop - start
-            outputs.append(out.float().reshape(out.shape[0], -1)[:keep].cpu().numpy())
-            if masks is not None:
-                for name in gates:
-                    gates[name].append(masks[name][:keep, 0].cpu().numpy().astype(np.float16))
-    finally:
-        model.train(was_training)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    with network_threads(threads):  # set once for all batches
+        try:
+            starts = tqdm(
+                range(0, padded_total, batch_frames), desc="frames", unit="batch",
+                disable=not progress, leave=False,
+            )
+            for start in starts:
+                stop = min(start + batch_frames, padded_total)
+                real_stop = min(stop, n)
+                x = np.asarray(inputs[start:real_stop], dtype=np.float32)
+                if stop > real_stop:  # complete the last segment with copies of the last frame
+                    x = np.concatenate([x, np.repeat(x[-1:], stop - real_stop, axis=0)])
+                batch = torch.from_numpy(np.ascontiguousarray(x)).to(dev)
+                batch = batch.contiguous(memory_format=memory_format)
+                with (
+                    torch.inference_mode(),
+                    torch.autocast(dev.type, dtype=autocast_dtype, enabled=use_amp or bf16),
+                ):
+                    result = model(batch, return_masks=True) if return_masks else model(batch)
+                out, masks = result if return_masks else (result, None)
+                keep = real_stop - start
+                outputs.append(out.float().reshape(out.shape[0], -1)[:keep].cpu().numpy())
+                if masks is not None:
+                    for name in gates:
+                        gate = masks[name][:keep, 0].float().cpu().numpy()
+                        gates[name].append(gate.astype(np.float16))
+        finally:
+            model.train(was_training)
+            if channels_last and not restore_channels_last:
+                model.to(memory_format=torch.contiguous_format)
     all_masks = {k: np.concatenate(v) for k, v in gates.items()} if return_masks else None
     return np.concatenate(outputs), all_masks, padded_total - n
 
@@ -197,6 +250,8 @@ def predict_clip(
     batch_frames: int | None = None,
     device: str | torch.device | None = None,
     amp: bool = False,
+    bf16: bool = False,
+    channels_last: bool = False,
     return_masks: bool = False,
     band: tuple[float, float] = HR_BAND,
     resp_band: tuple[float, float] = BR_BAND,
@@ -229,7 +284,8 @@ def predict_clip(
     fs = check_positive(fps, "fps")
     raw, masks, padded = run_network(
         model, inputs, frame_depth=frame_depth, batch_frames=batch_frames, device=device,
-        amp=amp, return_masks=return_masks, progress=progress,
+        amp=amp, bf16=bf16, channels_last=channels_last, return_masks=return_masks,
+        progress=progress,
     )
     n = raw.shape[0]
     kinds = tuple(outputs) if outputs is not None else (("pulse",), ("pulse", "resp"))[

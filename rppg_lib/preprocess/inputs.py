@@ -90,7 +90,11 @@ class RunningStats:
         d = values - shift
         total_d = float(d.sum())
         mean_b = shift + total_d / n
-        m2_b = max(float(d @ d) - total_d * total_d / n, 0.0)
+        # Σd² with numpy's own loop, not BLAS: OpenBLAS splits a dot product of more than ~10,000
+        # values (a 72x72x3 frame) across its threads, and on a busy machine every such call
+        # waits milliseconds for a worker (see rppg_lib.threads). einsum's sum does not depend
+        # on the BLAS thread count either, so the statistic is the same on every machine.
+        m2_b = max(float(np.einsum("i,i->", d, d)) - total_d * total_d / n, 0.0)
         total = self.count + n
         delta = mean_b - self.mean
         self.mean += delta * n / total

@@ -25,6 +25,7 @@ from rppg_lib.preprocess.cache import (
 from rppg_lib.preprocess.config import PreprocessConfig
 from rppg_lib.preprocess.result import PreprocessedClip, chunks
 from rppg_lib.preprocess.stream import preprocess_frames
+from rppg_lib.threads import ThreadSettings, get_thread_settings, thread_settings
 
 __all__ = ["preprocess_clip", "preprocess_dataset", "PreprocessedDataset"]
 
@@ -156,10 +157,15 @@ class PreprocessedDataset:
         )
 
 
-def _worker(clip: Any, cfg: PreprocessConfig, cache_dir: str, verify: bool | None) -> str:
+def _worker(
+    clip: Any, cfg: PreprocessConfig, cache_dir: str, verify: bool | None, threads: ThreadSettings
+) -> str:
     """Process-pool task: build or validate one cache entry; returns its folder (the arrays stay
-    on disk instead of being pickled back)."""
-    return str(preprocess_clip(clip, cfg, cache_dir, progress=False, verify_cache=verify).path)
+    on disk instead of being pickled back). ``threads``: the parent's thread settings (a spawned
+    process starts with the defaults)."""
+    with thread_settings(threads):
+        clip_cache = preprocess_clip(clip, cfg, cache_dir, progress=False, verify_cache=verify)
+    return str(clip_cache.path)
 
 
 def preprocess_dataset(
@@ -213,7 +219,9 @@ def preprocess_dataset(
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = {
-                pool.submit(_worker, clip, cfg, str(cache_dir), verify_cache): str(clip.clip_id)
+                pool.submit(
+                    _worker, clip, cfg, str(cache_dir), verify_cache, get_thread_settings()
+                ): str(clip.clip_id)
                 for clip in clip_list
             }
             for future in as_completed(futures):

@@ -32,6 +32,7 @@ from rppg_lib.preprocess.inputs import (
 )
 from rppg_lib.preprocess.result import PreprocessedClip
 from rppg_lib.preprocess.storage import ARRAY_NAMES, MemoryFrames, NpyFrames, write_entry
+from rppg_lib.threads import ThreadSettings, preprocessing_threads
 from rppg_lib.validation import as_array, as_signal, check_fs
 
 __all__ = ["preprocess_frames"]
@@ -158,6 +159,7 @@ def preprocess_frames(
     progress: bool = False,
     prefetch: int = 8,
     manifest_extra: dict[str, Any] | None = None,
+    threads: ThreadSettings | None = None,
 ) -> PreprocessedClip:
     """Preprocess a stream of RGB uint8 frames (H, W, 3) sampled at ``fps`` Hz (one pass).
 
@@ -168,7 +170,9 @@ def preprocess_frames(
     memory for any clip length); None keeps everything in memory. n_frames: the expected T (the
     progress bar's total; a stream of another length raises ValueError). manifest_extra: extra
     JSON-ready fields for the folder's manifest. prefetch: frames decoded ahead in a background
-    thread (0: none); it changes speed only, never the result.
+    thread (0: none); it changes speed only, never the result. threads: OpenCV and BLAS threads
+    of the crop, resize and normalise stages (default: ``rppg_lib.threads.get_thread_settings()``:
+    BLAS one thread, OpenCV the usable cores); speed only, never the result.
 
     Raises ValueError for a non-RGB-uint8 frame, a clip shorter than max(2, frame_depth) frames,
     a waveform/box/time array whose length is not T, or (``crop="haar"``) no face in any frame.
@@ -212,6 +216,7 @@ def preprocess_frames(
             progress=progress,
             prefetch=prefetch,
             manifest_extra=manifest_extra or {},
+            threads=threads,
         )
     except BaseException:
         stores.abort()
@@ -235,6 +240,7 @@ def _run(
     progress: bool,
     prefetch: int,
     manifest_extra: dict[str, Any],
+    threads: ThreadSettings | None,
 ) -> PreprocessedClip:
     name = f"clip {clip_id!r}" + (f" ({source})" if source else "")
     stat_len = cfg.chunk_length if cfg.stats == "chunk" else None
@@ -252,6 +258,7 @@ def _run(
     shape = None
     prev = None
     with (
+        preprocessing_threads(threads),  # OpenCV and BLAS threads of crop, resize, normalise
         contextlib.closing(prefetched(frames, prefetch)) as stream,
         tqdm(
             stream, total=n_frames, desc=clip_id, unit="frame", disable=not progress, leave=False

@@ -76,6 +76,13 @@ class TrainConfig:
         progress: show tqdm progress bars (rank 0 only).
         deterministic: ask cuDNN for deterministic kernels (no autotuning). CPU training is
             deterministic regardless.
+        channels_last: train in channels-last memory format (model and batches); faster
+            convolutions on CPUs (oneDNN) and tensor-core GPUs. Same model, same data; the
+            weights differ from the default's by float32 rounding (~1e-6 per step).
+        bf16: bfloat16 autocast (CPUs with AVX-512-BF16 or AMX, and CUDA); the loss and the
+            weights stay float32. Faster, and less exact: see ``benchmarks/bench_models.py``.
+        compile: ``torch.compile`` the model for the training steps. It pays for its compile
+            time (tens of seconds on a CPU) only on long runs.
     """
 
     model: str = "tscan"
@@ -98,6 +105,9 @@ class TrainConfig:
     num_workers: int = 0
     progress: bool = True
     deterministic: bool = True
+    channels_last: bool = False
+    bf16: bool = False
+    compile: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self.model, "model", MODELS)
@@ -120,7 +130,9 @@ class TrainConfig:
         _check_int(self.num_workers, "num_workers", minimum=0)
         if not isinstance(self.device, str) or not self.device:
             raise ValueError(f"device must be 'auto' or a torch device string, got {self.device!r}")
-        for name in ("amp", "resume", "progress", "deterministic"):
+        for name in (
+            "amp", "resume", "progress", "deterministic", "channels_last", "bf16", "compile",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.checkpoint_dir is not None:
@@ -174,12 +186,15 @@ class TrainConfig:
 
     def differences(self, other: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
         """Fields (other than the runtime ones: device, checkpoint_dir, ...) whose value in the
-        dict ``other`` (a checkpoint's config) differs from this config: name -> (other, self)."""
+        dict ``other`` (a checkpoint's config) differs from this config: name -> (other, self).
+        A field missing from ``other`` (a checkpoint older than the field) counts as its
+        default."""
         mine = self.to_dict()
+        defaults = TrainConfig().to_dict()
         return {
-            k: (other.get(k), v)
+            k: (other.get(k, defaults[k]), v)
             for k, v in mine.items()
-            if k not in RUNTIME_FIELDS and other.get(k) != v
+            if k not in RUNTIME_FIELDS and other.get(k, defaults[k]) != v
         }
 
 

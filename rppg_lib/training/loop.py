@@ -1,10 +1,12 @@
 """The training loop: one plain PyTorch loop for the CNNs (TS-CAN, CAN, MTTS-CAN) and the LSTM.
 
 Per epoch: shuffle the chunks with a generator seeded from (seed, epoch); for each batch,
-forward (under float16 autocast when ``amp`` on CUDA), mean-squared error against the targets,
-backward, optional gradient clipping, optimiser step, scheduler step. Then validate on rank 0
-(loss on ``val_set``, any metrics from ``validate(model)``), append a row to the history, and
-write ``last.pt`` (and ``best.pt`` when the monitored metric improved) and ``log.csv``.
+forward (under float16 autocast when ``amp`` on CUDA, bfloat16 autocast with ``bf16``; in
+channels-last memory format with ``channels_last``; compiled with ``compile``), mean-squared
+error against the targets, backward, optional gradient clipping, optimiser step, scheduler step.
+Then validate on rank 0 (loss on ``val_set``, any metrics from ``validate(model)``), append a row
+to the history, and write ``last.pt`` (and ``best.pt`` when the monitored metric improved) and
+``log.csv``.
 
 Same config, seed and data give the same weights on the CPU, and a run resumed from ``last.pt``
 ends exactly where the uninterrupted run does: the checkpoint carries the optimiser, scheduler
@@ -14,6 +16,7 @@ only on (seed, epoch).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -29,6 +32,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 from tqdm.auto import tqdm
 
+from rppg_lib.threads import network_threads
 from rppg_lib.training.checkpoint import (
     CHECKPOINT_FORMAT,
     RESUME_KEYS,
@@ -114,15 +118,18 @@ def evaluate_loss(
     *,
     collate_fn: Callable | None = None,
     amp: bool = False,
+    bf16: bool = False,
+    channels_last: bool = False,
 ) -> float:
-    """Mean-squared error of ``model`` (eval mode) over ``dataset``, in order, one pass."""
+    """Mean-squared error of ``model`` (eval mode) over ``dataset``, in order, one pass.
+    amp / bf16: float16 / bfloat16 autocast; channels_last: batches in that memory format."""
     was_training = model.training
     model.eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_fn)
     total, count = 0.0, 0
     for inputs, targets in loader:
-        inputs, targets = inputs.to(device), targets.to(device)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+        inputs, targets = _as_format(inputs.to(device), channels_last), targets.to(device)
+        with torch.autocast(device.type, dtype=_autocast_dtype(bf16), enabled=amp or bf16):
             output = model(inputs)
         total += float(mse_loss(output, targets)) * targets.shape[0]
         count += targets.shape[0]
@@ -155,10 +162,13 @@ def train(
     process gets as many), and only rank 0 validates and writes files.
     """
     ctx, device = init_distributed(config.device)
+    # the thread setting of rppg_lib.threads; under torchrun every process keeps its own
+    threads = network_threads() if not ctx.active else contextlib.nullcontext()
     try:
-        result = _train(
-            model, train_set, config, ctx, device, val_set, validate, collate_fn, on_epoch_end
-        )
+        with threads:
+            result = _train(
+                model, train_set, config, ctx, device, val_set, validate, collate_fn, on_epoch_end
+            )
     except BaseException:
         if ctx.owns_group and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -200,11 +210,16 @@ def _train(
     val_collate = collate_fn or getattr(val_set, "collate_fn", None) or default_collate
 
     model = model.to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     ddp_model = (
         DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         if ctx.active
         else model
     )
+    if config.compile:
+        ddp_model = torch.compile(ddp_model)
+    autocast = dict(dtype=_autocast_dtype(config.bf16), enabled=use_amp or config.bf16)
     sampler = DistributedSampler(
         train_set, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=config.seed
     )
@@ -218,7 +233,8 @@ def _train(
             epochs=config.epochs,
             steps_per_epoch=steps_per_epoch,
         )
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    # float16 needs its gradients scaled; bfloat16 has float32's exponent range and does not
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and not config.bf16)
 
     ckpt_dir = Path(config.checkpoint_dir) if config.checkpoint_dir is not None else None
     history: list[dict[str, Any]] = []
@@ -264,9 +280,9 @@ def _train(
             disable=not show,
         )
         for inputs, targets in batches:
-            inputs = inputs.to(device, non_blocking=True)
+            inputs = _as_format(inputs.to(device, non_blocking=True), config.channels_last)
             targets = targets.to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+            with torch.autocast(device.type, **autocast):
                 output = ddp_model(inputs)
             loss = mse_loss(output, targets)
             if not torch.isfinite(loss):
@@ -294,7 +310,8 @@ def _train(
             model.eval()
             if val_set is not None:
                 metrics["val_loss"] = evaluate_loss(
-                    model, val_set, config.batch_size, device, collate_fn=val_collate, amp=use_amp
+                    model, val_set, config.batch_size, device, collate_fn=val_collate, amp=use_amp,
+                    bf16=config.bf16, channels_last=config.channels_last,
                 )
             if validate is not None:
                 with torch.no_grad():
@@ -399,6 +416,17 @@ def _update_best(best: dict[str, Any], row: dict[str, Any], monitor: str) -> boo
         return False
     best["epoch"], best["value"] = row["epoch"], float(value)
     return True
+
+
+def _autocast_dtype(bf16: bool) -> torch.dtype:
+    return torch.bfloat16 if bf16 else torch.float16
+
+
+def _as_format(inputs: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """A 4-D batch (N, C, H, W) in channels-last memory format when asked; others unchanged."""
+    if channels_last and inputs.ndim == 4:
+        return inputs.contiguous(memory_format=torch.channels_last)
+    return inputs
 
 
 def _finite(value: Any) -> bool:
