@@ -32,6 +32,14 @@ from tqdm.auto import tqdm
 
 from rppg_lib import weights as released
 from rppg_lib.attention import AttentionMasks
+from rppg_lib.constants import (
+    BR_BAND,
+    DETREND_LAMBDA_TOOLBOX,
+    FRAME_DEPTH,
+    HR_BAND,
+    HR_STEP_S,
+    HR_WINDOW_S,
+)
 from rppg_lib.signals import bandpass, breathing_rate, detrend, heart_rate, heart_rate_series
 from rppg_lib.threads import ThreadSettings, network_threads
 from rppg_lib.training.build import model_from_checkpoint
@@ -54,8 +62,6 @@ __all__ = [
 ]
 
 OUTPUT_KINDS = ("pulse", "resp")
-HR_BAND = (0.7, 2.5)  # Hz: 42-150 bpm
-BR_BAND = (0.08, 0.5)  # Hz: 4.8-30 breaths/min
 
 
 @dataclass
@@ -223,7 +229,7 @@ def process_waveform(
     band: tuple[float, float],
     *,
     integrate: bool,
-    detrend_lambda: float = 100.0,
+    detrend_lambda: float = DETREND_LAMBDA_TOOLBOX,
     filter_order: int = 1,
 ) -> np.ndarray:
     """A derivative (``integrate=True``: running sum first) or a waveform sampled at ``fs`` Hz,
@@ -255,10 +261,10 @@ def predict_clip(
     return_masks: bool = False,
     band: tuple[float, float] = HR_BAND,
     resp_band: tuple[float, float] = BR_BAND,
-    detrend_lambda: float = 100.0,
+    detrend_lambda: float = DETREND_LAMBDA_TOOLBOX,
     filter_order: int = 1,
-    hr_window_s: float = 10.0,
-    hr_step_s: float = 1.0,
+    hr_window_s: float = HR_WINDOW_S,
+    hr_step_s: float = HR_STEP_S,
     frame_depth: int | None = None,
     progress: bool = False,
 ) -> ClipPrediction:
@@ -354,7 +360,7 @@ def extract_masks(
 def hr_validator(
     clips: Sequence[Any],
     *,
-    window_s: float = 10.0,
+    window_s: float = HR_WINDOW_S,
     step_s: float = 5.0,
     band: tuple[float, float] = HR_BAND,
     batch_frames: int | None = None,
@@ -438,7 +444,7 @@ def load_model(weights: str | Path, *, frame_depth: int | None = None) -> Loaded
                 model, "checkpoint", outputs, model.img_size, getattr(model, "frame_depth", None),
                 "standard", str(path),
             )
-        model = released.load_toolbox_tscan(path, frame_depth=frame_depth or 10)
+        model = released.load_toolbox_tscan(path, frame_depth=frame_depth or FRAME_DEPTH)
         return LoadedModel(model, "toolbox", ("pulse",), model.img_size, model.frame_depth,
                            "standard", str(path))
     if name.endswith(".weights.h5") or name.endswith(".whl"):

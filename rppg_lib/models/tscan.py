@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rppg_lib.constants import FRAME_DEPTH
 from rppg_lib.validation import check_choice, check_positive_int
 
 __all__ = ["TSM", "AttentionMask", "CAN", "TSCAN", "MTTSCAN", "spatial_sizes"]
@@ -258,7 +259,7 @@ class TSCAN(_SingleHeadNet):
 
     def __init__(
         self,
-        frame_depth: int = 10,
+        frame_depth: int = FRAME_DEPTH,
         img_size: int = 36,
         dense_units: int = 128,
         tsm_edge: str = "zero",
@@ -284,7 +285,7 @@ class MTTSCAN(_TwoBranchNet):
 
     def __init__(
         self,
-        frame_depth: int = 10,
+        frame_depth: int = FRAME_DEPTH,
         img_size: int = 36,
         dense_units: int = 128,
         tsm_edge: str = "zero",
