@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__, synthetic
 from ..atomic import atomic_write_json, atomic_write_text, atomic_write_with
-from ..synthetic import SCENARIOS, generate
+from ..synthetic import SCENARIOS
 from ..validation import check_fs, check_positive, check_positive_int
 from ..video_io import iter_video, write_image_folder, write_video
 from .collection import Dataset
@@ -108,8 +108,11 @@ def _write_frames(folder: Path, frames: np.ndarray, fps: float, video_format: st
 
 def _write_clip(root: Path, clip_id: str, subject: str, params: dict, video_format: str) -> None:
     overrides = params["overrides"]
-    clip = generate(params["scenario"], params["seconds"], params["fps"], params["size"],
-                    params["seed"], **overrides)
+    # Through the module, so that the generator can be swapped (tests count its calls).
+    clip = synthetic.generate(
+        params["scenario"], params["seconds"], params["fps"], params["size"], params["seed"],
+        **overrides,
+    )
     tmp = root / f"{_TMP_PREFIX}{clip_id}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:

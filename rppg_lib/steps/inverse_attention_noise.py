@@ -59,7 +59,7 @@ def trained_network(run_dir: str | os.PathLike) -> str:
     """The label (:data:`NETWORK_LABELS`) of the network that notebook 02 trained in ``run_dir``,
     read from the config stored in its ``best.pt``."""
     path = artifacts.artifact_path(run_dir, NETWORK_STAGE, "best.pt", must_exist=True)
-    model = load_checkpoint(path)["config"]["model"]
+    model = load_checkpoint(path, require=("config",))["config"]["model"]
     return NETWORK_LABELS.get(model, str(model))
 
 # --- 04: corruption estimates of every clip, and which region tracks the injected light -------
