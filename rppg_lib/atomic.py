@@ -10,6 +10,7 @@ report or checkpoint is meant to be read by colleagues where the umask allows it
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import json
 import os
 import tempfile
@@ -99,3 +100,18 @@ def atomic_write_with(path: str | os.PathLike, writer: Callable[[IO[bytes]], Any
     with atomic_open(path, "wb") as handle:
         writer(handle)
     return Path(path)
+
+
+def move_aside(path: str | os.PathLike) -> Path:
+    """Rename ``path`` (a file or folder) to ``<path>.old-<UTC time>`` (``-1``, ``-2``, ... when
+    that exists too), so that nothing of a previous result is deleted or left beside a new one;
+    returns the new name."""
+    path = Path(path)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    moved = path.with_name(f"{path.name}.old-{stamp}")
+    suffix = 1
+    while moved.exists():
+        moved = path.with_name(f"{path.name}.old-{stamp}-{suffix}")
+        suffix += 1
+    path.rename(moved)
+    return moved

@@ -37,7 +37,6 @@ several methods run, e.g. ``hr_bpm_pos``):
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import logging
 import os
@@ -54,7 +53,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from rppg_lib.atomic import atomic_write_text, atomic_write_with
+from rppg_lib.atomic import atomic_write_text, atomic_write_with, move_aside
 from rppg_lib.attention import AttentionMasks
 from rppg_lib.attention import save_masks as write_masks
 from rppg_lib.baselines import unsupervised_pulse
@@ -272,13 +271,7 @@ def prepare_infer_out_dir(out_dir: str | os.PathLike, *, force: bool = False) ->
                 f"output folder --out {out} is not empty and holds no rppg infer result; choose "
                 "a new or empty folder"
             )
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        moved = out.with_name(f"{out.name}.old-{stamp}")
-        suffix = 1
-        while moved.exists():
-            moved = out.with_name(f"{out.name}.old-{stamp}-{suffix}")
-            suffix += 1
-        out.rename(moved)
+        moved = move_aside(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from rppg_lib.atomic import atomic_write_json, atomic_write_text, atomic_write_with
+from rppg_lib.atomic import atomic_write_json, atomic_write_text, atomic_write_with, move_aside
 from rppg_lib.video_io import write_video
 
 
@@ -57,3 +57,15 @@ def test_atomic_writes_get_the_umask_mode(tmp_path, umask, mode):
     assert oct(plain.stat().st_mode & 0o777) == oct(mode)
     for path in paths:
         assert oct(path.stat().st_mode & 0o777) == oct(mode), path.name
+
+
+def test_move_aside_keeps_every_previous_result(tmp_path):
+    out = tmp_path / "out"
+    names = []
+    for text in ("first", "second"):
+        out.mkdir()
+        (out / "summary.json").write_text(text)
+        names.append(move_aside(out))
+    assert not out.exists()
+    assert len(set(names)) == 2 and all(n.name.startswith("out.old-") for n in names)
+    assert sorted((n / "summary.json").read_text() for n in names) == ["first", "second"]

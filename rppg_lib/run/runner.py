@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import os
 import re
 import sys
@@ -36,7 +35,7 @@ from typing import IO, Any
 from tqdm.auto import tqdm
 from traitlets.config import Config
 
-from rppg_lib.atomic import atomic_write_json
+from rppg_lib.atomic import atomic_write_json, move_aside
 from rppg_lib.run.params import (
     check_parameter_values,
     load_params,
@@ -141,13 +140,7 @@ def prepare_out_dir(out_dir: str | os.PathLike, *, force: bool = False) -> Path 
                 f"output folder {out} already holds a report; pass --force to move it aside "
                 f"(to {out.name}.old-<time>) or choose another --out"
             )
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        moved = out.with_name(f"{out.name}.old-{stamp}")
-        suffix = 1
-        while moved.exists():
-            moved = out.with_name(f"{out.name}.old-{stamp}-{suffix}")
-            suffix += 1
-        out.rename(moved)
+        moved = move_aside(out)
     try:
         (out / "notebooks").mkdir(parents=True, exist_ok=True)
     except OSError as err:
