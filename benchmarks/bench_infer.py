@@ -41,6 +41,8 @@ def baseline_module(commit: str):
         ["git", "show", f"{commit}:rppg_lib/video_inference.py"], cwd=REPO, check=True,
         capture_output=True, text=True,
     ).stdout
+    # The report package moved into the run layer since; the old code's figure saving lives there.
+    source = source.replace("rppg_lib.report.", "rppg_lib.run.report.")
     path = Path(tempfile.mkdtemp()) / "video_inference_baseline.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("video_inference_baseline", path)
