@@ -85,8 +85,30 @@ _METADATA: dict[str, dict[str, None]] = {
 
 
 def use_style() -> None:
-    """Apply the suite's figure style to matplotlib globally (e.g. once at a notebook's top)."""
+    """Apply the suite's figure style to matplotlib globally (e.g. once at a notebook's top).
+
+    In a Jupyter kernel it also shows every matplotlib ``Figure`` that a cell returns as a PNG
+    at screen size (``figure.dpi``), as pyplot's inline backend does for its own figures: the
+    suite's figures are built without pyplot, so nothing else would register the display.
+    """
     mpl.rcParams.update(STYLE)
+    _show_figures_inline()
+
+
+def _show_figures_inline() -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import select_figure_formats
+    except ImportError:  # no IPython: nothing displays figures
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    select_figure_formats(shell, {"png"}, bbox_inches="tight")
+    # The text shown where images are not: what the figure holds, not its size in pixels.
+    shell.display_formatter.formatters["text/plain"].for_type(
+        Figure, lambda fig, printer, cycle: printer.text(f"[figure: {len(fig.axes)} axes]")
+    )
 
 
 @contextlib.contextmanager

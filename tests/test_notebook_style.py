@@ -89,6 +89,17 @@ def test_committed_notebook_outputs_hold_no_error(stem):
             assert output.get("output_type") != "error", f"{stem}: stored error output"
 
 
+@pytest.mark.parametrize("stem", EXPECTED)
+def test_every_saved_figure_shows_in_the_committed_notebook(stem):
+    # A student who opens the notebook (or reads it on a code host) sees each figure as an
+    # image, not as the text "<Figure size ...>".
+    cells = [c for c in _code_cells(_notebook(stem)) if "save_figure(" in c.source]
+    assert cells, f"{stem}: saves no figure"
+    for cell in cells:
+        kinds = [set(out.get("data", {})) for out in cell.get("outputs", [])]
+        assert any("image/png" in k for k in kinds), f"{stem}: no image for {cell.source[:80]!r}"
+
+
 @pytest.mark.parametrize("params_file", sorted((REPO_ROOT / "params").glob("*.yaml")))
 def test_every_parameter_set_names_only_declared_parameters(params_file, tmp_path):
     from rppg_lib.run.params import declared_parameters, load_params, resolve_parameters
