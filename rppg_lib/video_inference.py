@@ -63,6 +63,7 @@ from rppg_lib.datasets.generic import read_ground_truth_csv
 from rppg_lib.figure_style import style_context, write_figure
 from rppg_lib.inference import LoadedModel, load_model, process_waveform, run_network
 from rppg_lib.preprocess import PreprocessConfig
+from rppg_lib.preprocess.face import NoFaceError
 from rppg_lib.preprocess.stream import preprocess_frames
 from rppg_lib.signals import (
     breathing_rate,
@@ -93,7 +94,6 @@ __all__ = [
     "MIN_RELIABLE_SHARE",
     "MIN_SNR_DB",
     "MethodResult",
-    "NoFaceError",
     "VideoInference",
     "WEIGHTS_ENV",
     "default_weights",
@@ -134,10 +134,6 @@ MIN_WINDOW_S = 2.0 / HR_BAND[0]
 
 # What a previous `rppg infer` leaves in its folder: --force moves such a folder aside.
 _RESULT_MARKERS = ("summary.json", "pulse.csv", "heart_rate.csv")
-
-
-class NoFaceError(ValueError):
-    """The face detector found no face in any frame of the video."""
 
 
 @dataclass
@@ -504,16 +500,14 @@ def infer_video(
                 source.frames, source.fps, config, clip_id=video_path.name,
                 source=str(video_path), out_dir=tmp, progress=progress,
             )
-        except ValueError as err:
-            if "no face found" in str(err):
-                raise NoFaceError(
-                    f"no face found in {video_path} ({_count(source)} frames searched with the "
-                    "Haar face detector). Check that a frontal face is visible, or use "
-                    "crop='center' (--crop center) if the face fills the frame."
-                ) from None
-            raise
+        except NoFaceError:
+            raise NoFaceError(
+                f"no face found in {video_path} ({_count(source)} frames searched with the "
+                "Haar face detector). Check that a frontal face is visible, or use "
+                "crop='center' (--crop center) if the face fills the frame."
+            ) from None
         n = int(pre.frame_times.shape[0])
-        decoded = _frame_count_warning(source, n)
+        _frame_count_warning(source, n)
         frame_times = np.asarray(pre.frame_times, dtype=np.float64)
         fs = source.fps
         timings["decode_and_crop_s"] = time.perf_counter() - clock
@@ -547,7 +541,7 @@ def infer_video(
     timings["post_s"] = time.perf_counter() - clock
 
     summary = _summary(
-        video_path, source, decoded, fs, n, methods, results, model_name, loaded, crop, no_face,
+        video_path, source, fs, n, methods, results, model_name, loaded, crop, no_face,
         window_s, step_s, gt_path, reference, ref_rates, br, timings,
     )
     out = Path(out_dir)
@@ -581,7 +575,7 @@ def _count(source: _Source) -> int:
     return getattr(source.frames, "n_decoded", len(source.frame_times))
 
 
-def _frame_count_warning(source: _Source, n: int) -> int:
+def _frame_count_warning(source: _Source, n: int) -> None:
     """Warn, naming the file and both counts, when the decoded frames differ from the header."""
     header = source.checked.header_frames if source.checked is not None else n
     if source.checked is not None and header and n != header:
@@ -591,7 +585,6 @@ def _frame_count_warning(source: _Source, n: int) -> int:
             f"results cover the {n} decoded frames",
             stacklevel=3,
         )
-    return n
 
 
 def _run_network(loaded: LoadedModel, pre: Any, device: str, batch_frames: int | None,
@@ -619,7 +612,7 @@ def _breathing(resp: np.ndarray, fs: float) -> float | None:
         return None
 
 
-def _summary(video_path, source, decoded, fs, n, methods, results, model_name, loaded, crop,
+def _summary(video_path, source, fs, n, methods, results, model_name, loaded, crop,
              no_face, window_s, step_s, gt_path, reference, ref_rates, br, timings) -> dict:
     per_method = {}
     for name, r in results.items():
@@ -651,7 +644,7 @@ def _summary(video_path, source, decoded, fs, n, methods, results, model_name, l
         "fps_time_stamps": None if checked is None else checked.stamp_fps,
         "n_frames": n,
         "frames_in_header": None if checked is None else checked.header_frames,
-        "frames_decoded": decoded,
+        "frames_decoded": n,
         "duration_s": n / fs,
         "crop": crop,
         "frames_without_face": no_face,

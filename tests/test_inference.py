@@ -35,8 +35,9 @@ from rppg_lib.inference import (
     run_network,
 )
 from rppg_lib.models import CAN, MTTSCAN, TSCAN
+from rppg_lib.preprocess import NoFaceError
 from rppg_lib.training import ChunkDataset, TrainConfig, build_model, train
-from rppg_lib.video_inference import NoFaceError, infer_video, register_infer_command
+from rppg_lib.video_inference import infer_video, register_infer_command
 from rppg_lib.video_io import write_video
 
 torch.set_num_threads(1)

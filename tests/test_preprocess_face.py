@@ -176,7 +176,7 @@ def test_missing_face_frames_counted_and_reported(synthetic_clip, caplog):
 
 def test_no_face_in_any_frame_is_an_error_naming_the_clip():
     frames = np.full((12, 64, 64, 3), 100, dtype=np.uint8)
-    with pytest.raises(ValueError, match=r"blank\.avi.*no face found in any of its 12 frames"):
+    with pytest.raises(NoFaceError, match=r"blank\.avi.*no face found in any of its 12 frames"):
         preprocess_frames(frames, 30.0, PreprocessConfig(), clip_id="blank", source="blank.avi")
 
 

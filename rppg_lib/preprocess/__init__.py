@@ -45,6 +45,7 @@ from rppg_lib.preprocess.cache import cache_key, source_fingerprint
 from rppg_lib.preprocess.config import PreprocessConfig
 from rppg_lib.preprocess.face import (
     BoxTracker,
+    NoFaceError,
     center_box,
     detect_face,
     fit_box,
@@ -79,6 +80,7 @@ __all__ = [
     "cache_key",
     "source_fingerprint",
     "BoxTracker",
+    "NoFaceError",
     "detect_face",
     "center_box",
     "scale_box",

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from rppg_lib.constants import FRAME_DEPTH
 from rppg_lib.preprocess.face import (
     CROP_POLICIES,
@@ -14,6 +16,7 @@ from rppg_lib.preprocess.face import (
     DEFAULT_HOLD_BAND,
     DEFAULT_REDETECT_TOLERANCE,
     DEFAULT_TRACKER,
+    BoxTracker,
     check_tracking,
 )
 from rppg_lib.preprocess.inputs import EPS
@@ -110,6 +113,26 @@ class PreprocessConfig:
     def mask_grid(self) -> int:
         """Side of the mask-resolution frames: ``mask_size`` or S − 2."""
         return self.mask_size if self.mask_size is not None else self.size - 2
+
+    def box_tracker(self, fps: float, boxes: np.ndarray | None = None) -> BoxTracker:
+        """A fresh :class:`~rppg_lib.preprocess.face.BoxTracker` with this crop policy and its
+        tracking settings, for a clip at ``fps`` Hz (``boxes`` (T, 4) for ``crop="box"``)."""
+        return BoxTracker(
+            self.crop,
+            box_scale=self.box_scale,
+            redetect_every=self.redetect_every,
+            smooth=self.smooth,
+            no_face=self.no_face,
+            detect_max_side=self.detect_max_side,
+            min_face_fraction=self.min_face_fraction,
+            boxes=boxes,
+            tracker=self.tracker,
+            redetect_tolerance=self.redetect_tolerance,
+            hold_band=self.hold_band,
+            filter_cutoff_hz=self.filter_cutoff_hz,
+            filter_beta=self.filter_beta,
+            fps=fps,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """All fields (with ``mask_size`` resolved) as a JSON-ready dict."""

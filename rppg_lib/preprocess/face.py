@@ -70,6 +70,7 @@ __all__ = [
     "OneEuroFilter",
     "FlowTrack",
     "BoxTracker",
+    "NoFaceError",
 ]
 
 CROP_POLICIES = ("haar", "center", "box", "none")
@@ -96,6 +97,11 @@ DEFAULT_REDETECT_TOLERANCE = 0.2  # fraction of the face side
 DEFAULT_HOLD_BAND = 0.03  # fraction of the face side
 DEFAULT_FILTER_CUTOFF_HZ = 1.0  # Hz
 DEFAULT_FILTER_BETA = 4.0  # Hz per (face side / s)
+
+
+
+class NoFaceError(ValueError):
+    """The face detector found no face in any frame of a clip or video."""
 
 
 @functools.lru_cache(maxsize=1)

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rppg_lib.preprocess.config import PreprocessConfig
-from rppg_lib.preprocess.face import BoxTracker
+from rppg_lib.preprocess.face import BoxTracker, NoFaceError
 from rppg_lib.preprocess.inputs import (
     RunningStats,
     derivative_labels,
@@ -181,22 +181,7 @@ def preprocess_frames(
     fps = check_fs(fps, "fps")
     if boxes is not None and cfg.crop != "box":
         raise ValueError(f"boxes are only used with crop='box', got crop={cfg.crop!r}")
-    tracker = BoxTracker(
-        cfg.crop,
-        box_scale=cfg.box_scale,
-        redetect_every=cfg.redetect_every,
-        smooth=cfg.smooth,
-        no_face=cfg.no_face,
-        detect_max_side=cfg.detect_max_side,
-        min_face_fraction=cfg.min_face_fraction,
-        boxes=boxes,
-        tracker=cfg.tracker,
-        redetect_tolerance=cfg.redetect_tolerance,
-        hold_band=cfg.hold_band,
-        filter_cutoff_hz=cfg.filter_cutoff_hz,
-        filter_beta=cfg.filter_beta,
-        fps=fps,
-    )
+    tracker = cfg.box_tracker(fps, boxes)
     folder = Path(out_dir) if out_dir is not None else None
     stores = _Stores(folder, cfg.size, cfg.mask_grid)
     try:
@@ -297,7 +282,7 @@ def _run(
         raise ValueError(f"{name}: boxes has {len(boxes)} rows but the clip has {n} frames")
     face_found = np.asarray(found, dtype=bool)
     if cfg.crop == "haar" and not face_found.any():
-        raise ValueError(
+        raise NoFaceError(
             f"{name}: no face found in any of its {n} frames (Haar cascade); "
             "use crop='center' or 'box', or check the video"
         )
