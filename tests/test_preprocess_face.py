@@ -11,6 +11,7 @@ import pytest
 
 from rppg_lib.preprocess import (
     BoxTracker,
+    NoFaceError,
     PreprocessConfig,
     appearance_input,
     center_box,
