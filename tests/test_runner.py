@@ -596,3 +596,64 @@ def test_sha256_seeds_timestamp_stopwatch(tmp_path):
         sum(range(10000))
     assert 0 <= inside <= watch.seconds
     assert watch.seconds == watch.seconds  # frozen after the block
+
+
+FLAKY = [
+    new_code_cell("run_dir = None  # report folder", metadata={"tags": ["parameters"]}),
+    new_code_cell(
+        "from pathlib import Path\n"
+        "from rppg_lib.run.record import record\n"
+        "# fails while the flag file lies beside the notebooks (the working directory)\n"
+        "if Path('fail.flag').exists():\n"
+        "    raise RuntimeError('flaky on purpose')\n"
+        "record('ran', True, section='02_flaky', run_dir=run_dir)"
+    ),
+]
+
+
+def test_resume_keeps_completed_notebooks_and_reruns_the_rest(project, tmp_path):
+    root = tmp_path / "project"
+    shutil.copytree(project / "notebooks", root / "notebooks")
+    (root / "params").mkdir()
+    _write_notebook(root / "notebooks" / "02_flaky.ipynb", FLAKY)
+    params = root / "params" / "resume.yaml"
+    params.write_text("notebooks: [00_measure, 02_flaky, 01_summarize]\nparameters: {n: 4}\n")
+    (root / "notebooks" / "fail.flag").write_text("")
+    out = tmp_path / "run"
+    with pytest.raises(RunError):
+        run(params, out, progress=False)
+    first = json.loads((out / "manifest.json").read_text())
+    assert first["status"] == "failed" and first["completed"] == ["00_measure"]
+    measured = (out / "notebooks" / "00_measure.ipynb").stat().st_mtime_ns
+
+    (root / "notebooks" / "fail.flag").unlink()
+    with pytest.raises(ValueError, match="either --force .* or --resume"):
+        run(params, out, force=True, resume=True, progress=False)
+    result = run(params, out, resume=True, progress=False)
+    manifest = result.manifest
+    assert manifest["status"] == "completed"
+    assert manifest["resumed"]["kept"] == ["00_measure"]
+    assert manifest["resumed"]["previous_status"] == "failed"
+    assert manifest["completed"] == ["00_measure", "02_flaky", "01_summarize"]
+    assert set(manifest["timings_seconds"]) == set(manifest["completed"])
+    assert (out / "notebooks" / "00_measure.ipynb").stat().st_mtime_ns == measured
+    expected = np.random.default_rng(0).normal(size=4)
+    assert result.metrics["00_measure"]["mean"] == pytest.approx(expected.mean())
+    assert result.metrics["02_flaky"]["ran"] is True
+    assert result.metrics["01_summarize"]["scaled_sum"] == pytest.approx(expected.sum())
+
+    # A changed parameter of the last notebook keeps the two before it; its old record goes.
+    again = run(params, out, {"01_summarize.scale": 2.0}, resume=True, progress=False)
+    assert again.manifest["resumed"]["kept"] == ["00_measure", "02_flaky"]
+    assert again.metrics["01_summarize"]["scaled_sum"] == pytest.approx(2 * expected.sum())
+    # A changed parameter of the first notebook runs everything again.
+    fresh = run(params, out, {"seed": 1}, resume=True, progress=False)
+    assert fresh.manifest["resumed"]["kept"] == []
+    expected = np.random.default_rng(1).normal(size=4)
+    assert fresh.metrics["00_measure"]["mean"] == pytest.approx(expected.mean())
+
+
+def test_resume_of_an_empty_folder_starts_afresh(project, tmp_path):
+    result = run(project / "params" / "tiny.yaml", tmp_path / "new", resume=True, progress=False)
+    assert result.manifest["status"] == "completed" and "resumed" not in result.manifest
+    assert result.manifest["completed"] == ["00_measure", "01_summarize"]

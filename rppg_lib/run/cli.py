@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import rppg_lib
 from rppg_lib.run.params import parse_overrides
 from rppg_lib.run.runner import RunError, RunInterrupted, run
+from rppg_lib.run.study import run_study
 from rppg_lib.video_inference import register_infer_command
 
 EXIT_OK = 0
@@ -63,6 +65,12 @@ def _add_run_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="if --out already holds a report, move it aside to <out>.old-<time> (never deleted)",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out: keep the leading notebooks it completed with the same "
+        "parameters and run the rest (a folder without a run starts afresh)",
+    )
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=_cmd_run)
@@ -76,6 +84,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             parse_overrides(args.parameters),
             notebooks_dir=args.notebooks_dir,
             force=args.force,
+            resume=args.resume,
             kernel_name=args.kernel,
             progress=not args.no_progress,
         )
@@ -98,9 +107,53 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_study_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "study",
+        help="run a params file once per seed (resuming) and write the study's record",
+        description=(
+            "Run the notebooks of a params file once per seed of its `study` section into "
+            "<out>/runs/seed-<s>/ (each seed resumes where it stopped), then write the study's "
+            "record to <out>: summary.md, metrics.json, manifest.json and the key figures."
+        ),
+    )
+    parser.add_argument("--params", required=True, help="params YAML file, e.g. params/study.yaml")
+    parser.add_argument(
+        "--out", default=None, help="record folder (default: reports/<params file stem>)"
+    )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=None,
+        help="seeds to run (default: the params file's study.seeds)",
+    )
+    parser.add_argument(
+        "-p", "--parameter", dest="parameters", action="append", default=[],
+        metavar="NAME=VALUE", help="override a parameter for every seed, as in `rppg run`",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.set_defaults(func=_cmd_study)
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    out = args.out if args.out is not None else f"reports/{Path(args.params).stem}"
+    try:
+        result = run_study(args.params, out, seeds=args.seeds,
+                           overrides=parse_overrides(args.parameters),
+                           progress=not args.no_progress)
+    except RunError as err:
+        print(f"rppg study: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except (RunInterrupted, KeyboardInterrupt):
+        print("rppg study: interrupted (Ctrl-C); run the same command again to resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"rppg study: {len(result.run_dirs)} seed(s); record: {result.summary}")
+    return EXIT_OK
+
+
 # Subcommands, in the order `rppg --help` lists them.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_run_parser,
+    _add_study_parser,
     register_infer_command,
 ]
 

@@ -14,6 +14,15 @@ Each notebook receives only the names its ``parameters``-tagged cell declares. P
 to highest: ``parameters`` < ``per_notebook`` < ``-p name=value`` < ``-p notebook.name=value``.
 ``run_dir`` is reserved: the runner sets it to the (absolute) report folder.
 
+A study's params file (``rppg study``, :mod:`rppg_lib.run.study`) may add a ``study`` section: the
+seeds it repeats the whole run over, and parameters whose value depends on the seed, written
+with ``{seed}`` (e.g. a data folder per seed)::
+
+    study:
+      seeds: [0, 1, 2]
+      per_seed:
+        00_synthetic_data.data_root: ../data/synthetic/study/seed-{seed}
+
 Every value is checked before anything runs (:func:`check_parameter_values`): against the type
 of the default in the notebook's parameters cell (an int default takes integers, a float default
 numbers, a string default strings, ...), and, for the names in :data:`PARAMETER_RANGES`, against
@@ -67,7 +76,7 @@ def _yaml_load(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
 
 
-_TOP_KEYS = ("notebooks", "parameters", "per_notebook")
+_TOP_KEYS = ("notebooks", "parameters", "per_notebook", "study")
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,7 @@ class ParamsFile:
     notebooks: list[str]
     parameters: dict[str, Any] = field(default_factory=dict)
     per_notebook: dict[str, dict[str, Any]] = field(default_factory=dict)
+    study: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_value(value: Any, where: str) -> None:
@@ -155,7 +165,30 @@ def load_params(path: str | os.PathLike) -> ParamsFile:
                 f"params file {path}: per_notebook entry {stem!r} is not in 'notebooks' {notebooks}"
             )
         per_notebook[stem] = _check_mapping(mapping, f"per_notebook {stem!r} of {path}")
-    return ParamsFile(path, list(notebooks), parameters, per_notebook)
+    study = _check_study(data.get("study"), path)
+    return ParamsFile(path, list(notebooks), parameters, per_notebook, study)
+
+
+def _check_study(obj: Any, path: Path) -> dict[str, Any]:
+    """The ``study`` section: ``seeds`` (distinct integers >= 0) and ``per_seed`` (``-p`` style
+    names mapped to strings holding ``{seed}``)."""
+    if obj is None:
+        return {}
+    where = f"params file {path}: 'study'"
+    if not isinstance(obj, dict) or set(obj) - {"seeds", "per_seed"}:
+        raise ValueError(f"{where} must be a mapping with the keys seeds and per_seed")
+    seeds = obj.get("seeds", [0])
+    if (not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds)
+            or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds)):
+        raise ValueError(f"{where}: seeds must be a list of distinct integers >= 0, got {seeds!r}")
+    per_seed = obj.get("per_seed") or {}
+    if not isinstance(per_seed, dict):
+        raise ValueError(f"{where}: per_seed must map parameter names to strings with {{seed}}")
+    for name, template in per_seed.items():
+        if not isinstance(template, str) or "{seed}" not in template:
+            raise ValueError(f"{where}: per_seed {name!r} must be a string holding {{seed}}, "
+                             f"got {template!r}")
+    return {"seeds": list(seeds), "per_seed": dict(per_seed)}
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -17,12 +17,19 @@
    JupyterLab and nbval, so relative paths mean the same thing everywhere;
 4. stops at the first failing notebook (:class:`RunError` names the notebook, the cell and the
    exception; the executed notebook is saved), and in all cases writes ``manifest.json``
-   (parameters, seeds, versions, git commit, host, timings, params-file hash) and ``index.html``.
+   (parameters, seeds, versions, git commit, host, timings, params-file hash, the notebooks
+   completed) and ``index.html``.
+
+``resume=True`` continues an interrupted or failed run in the same folder: the leading notebooks
+that completed before with exactly the same parameters are kept (their outputs, records and
+timings), and the run starts at the first notebook that did not (data flow one way, so every
+later notebook runs again; their old records are removed from ``metrics.json`` first).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import sys
@@ -51,7 +58,7 @@ from rppg_lib.run.provenance import (
     sha256_file,
     utc_timestamp,
 )
-from rppg_lib.run.record import RUN_DIR_ENV, load_metrics
+from rppg_lib.run.record import METRICS_FILE, RUN_DIR_ENV, load_metrics
 from rppg_lib.run.report.html import MANIFEST_FILE, build_index
 
 __all__ = [
@@ -229,6 +236,7 @@ def run(
     *,
     notebooks_dir: str | os.PathLike | None = None,
     force: bool = False,
+    resume: bool = False,
     kernel_name: str = "python3",
     progress: bool = True,
     start_timeout: float = 120,
@@ -238,21 +246,33 @@ def run(
     ``out_dir`` defaults to ``reports/<params file stem>`` (relative to the current folder);
     ``overrides`` are ``-p`` values (``{"seed": 1, "02_train_tscan.epochs": 3}``);
     ``notebooks_dir`` defaults to :func:`default_notebooks_dir`; ``force`` moves an old report
-    aside (:func:`prepare_out_dir`); ``start_timeout`` is the kernel start-up limit in seconds.
+    aside (:func:`prepare_out_dir`); ``resume`` keeps the completed leading notebooks of an
+    earlier run in ``out_dir`` (see the module docstring; a folder without a manifest simply
+    starts afresh); ``start_timeout`` is the kernel start-up limit in seconds.
     Ctrl-C during a notebook writes the partial report with status "interrupted" and raises
     :class:`RunInterrupted` (a KeyboardInterrupt). Raises ValueError / FileNotFoundError
     before running anything for a bad params file, a missing notebook, an undeclared parameter
     or a value of the wrong type or range, and :class:`RunError` when a notebook fails
     (after writing the manifest and index of the partial run).
     """
+    if force and resume:
+        raise ValueError("give either --force (start afresh) or --resume (continue), not both")
     plan = _plan(params, out_dir, overrides, notebooks_dir)
-    moved = prepare_out_dir(plan.run_dir, force=force)
-    if moved is not None:
-        tqdm.write(f"rppg run: moved the previous report in {plan.run_dir} to {moved}")
+    previous = _previous_manifest(plan.run_dir) if resume else None
+    if previous is None:
+        moved = prepare_out_dir(plan.run_dir, force=force)
+        if moved is not None:
+            tqdm.write(f"rppg run: moved the previous report in {plan.run_dir} to {moved}")
     manifest = _start_manifest(plan, overrides, kernel_name)
+    kept = _reusable_notebooks(plan, previous) if previous is not None else []
+    if previous is not None:
+        _keep_completed(manifest, previous, kept, plan.run_dir)
+        tqdm.write(f"rppg run: resuming in {plan.run_dir}: keeping {len(kept)} completed "
+                   f"notebook(s){': ' + ', '.join(kept) if kept else ''}")
     failure: RunError | None = None
     with Stopwatch() as total, _kernel_environment(plan.run_dir):
-        bar = tqdm(plan.spec.notebooks, desc="rppg run", unit="notebook", disable=not progress)
+        todo = [stem for stem in plan.spec.notebooks if stem not in kept]
+        bar = tqdm(todo, desc="rppg run", unit="notebook", disable=not progress)
         for stem in bar:
             bar.set_postfix_str(stem)
             failure = _run_notebook(plan, stem, manifest, total, kernel_name, start_timeout)
@@ -273,6 +293,58 @@ def run(
     manifest["status"] = "completed"
     index = _finish(manifest, plan.run_dir, total.seconds)
     return RunResult(plan.run_dir, manifest, load_metrics(plan.run_dir), index)
+
+
+def _previous_manifest(run_dir: Path) -> dict[str, Any] | None:
+    """The manifest of the run in ``run_dir``, or None when there is none to resume."""
+    path = run_dir / MANIFEST_FILE
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot resume: {path} is unreadable ({err})") from err
+    if not isinstance(manifest, dict):
+        raise ValueError(f"cannot resume: {path} does not hold a run manifest")
+    return manifest
+
+
+def _reusable_notebooks(plan: _RunPlan, previous: Mapping[str, Any]) -> list[str]:
+    """The leading notebooks of ``plan`` that ``previous`` completed with the same parameters
+    (and whose executed notebook is still there)."""
+    done = set(previous.get("completed") or [])
+    old_parameters = previous.get("parameters") or {}
+    kept = []
+    for stem in plan.spec.notebooks:
+        executed = plan.run_dir / "notebooks" / f"{stem}.ipynb"
+        if stem not in done or old_parameters.get(stem) != plan.injected[stem]:
+            break
+        if not executed.is_file():
+            break
+        kept.append(stem)
+    return kept
+
+
+def _keep_completed(
+    manifest: dict[str, Any], previous: Mapping[str, Any], kept: list[str], run_dir: Path
+) -> None:
+    """Carry the kept notebooks' timings into ``manifest`` and drop every other notebook's
+    records from ``metrics.json`` (they are written again when it runs)."""
+    old_timings = previous.get("timings_seconds") or {}
+    manifest["completed"] = list(kept)
+    manifest["timings_seconds"] = {s: old_timings[s] for s in kept if s in old_timings}
+    manifest["resumed"] = {
+        "kept": list(kept),
+        "previous_started_at": previous.get("started_at"),
+        "previous_status": previous.get("status"),
+        "previous_git": previous.get("git"),
+    }
+    metrics = load_metrics(run_dir)
+    stale = [section for section in metrics if section not in kept]
+    if stale:
+        for section in stale:
+            del metrics[section]
+        atomic_write_json(run_dir / METRICS_FILE, metrics)
 
 
 @dataclass(frozen=True)
@@ -329,6 +401,7 @@ def _start_manifest(
         "seeds": collect_seeds(plan.injected),
         "kernel": kernel_name,
         "timings_seconds": {},
+        "completed": [],
         "total_seconds": None,
         "versions": package_versions(),
         "git": git_info(plan.notebooks_dir),
@@ -363,6 +436,8 @@ def _run_notebook(
         except KeyboardInterrupt:
             interrupted = True
     manifest["timings_seconds"][stem] = round(clock.seconds, 3)
+    if failure is None and not interrupted:
+        manifest["completed"].append(stem)
     if interrupted:
         manifest["status"] = "interrupted"
         manifest["interrupted_notebook"] = stem

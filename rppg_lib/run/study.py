@@ -1,0 +1,345 @@
+"""A study: the whole run repeated over seeds, and a small record of its answer.
+
+``rppg study --params params/study.yaml --out reports/study`` (``make study``):
+
+1. runs the params file once per seed of its ``study`` section (or ``--seeds``) into
+   ``<out>/runs/seed-<s>/``, each a complete report of :func:`rppg_lib.run.runner.run` with
+   ``seed`` = s and the section's ``per_seed`` parameters filled in (e.g. a data folder per
+   seed). Every seed resumes: notebooks that a seed completed before with the same parameters
+   are kept, so an interrupted study goes on where it stopped (:func:`run_study`);
+2. writes the record of the study to ``<out>`` (:func:`write_study_record`): ``summary.md`` (the
+   claims with each seed's estimate, 95 % interval, n and verdict, their mean and spread across
+   seeds, the method table, the key figures), ``metrics.json`` (the same numbers),
+   ``manifest.json`` (params file, seeds, parameters, versions, commits, timings) and
+   ``figures/`` (the key figures as PNG). The record is small and meant to be committed; the
+   runs are not.
+
+A claim's verdict across seeds is the verdict every seed gives when they all agree, and
+"undecided" when they do not: a result that depends on the seed is not decided.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rppg_lib.atomic import atomic_write_json, atomic_write_text
+from rppg_lib.run.params import load_params
+from rppg_lib.run.provenance import host_info, sha256_file, utc_timestamp
+from rppg_lib.run.record import METRICS_FILE, load_metrics
+from rppg_lib.run.report.html import MANIFEST_FILE
+from rppg_lib.run.runner import run
+
+__all__ = [
+    "RUNS_FOLDER",
+    "SUMMARY_FILE",
+    "StudyResult",
+    "seed_overrides",
+    "run_study",
+    "write_study_record",
+    "across_seeds",
+]
+
+RUNS_FOLDER = "runs"
+SUMMARY_FILE = "summary.md"
+FIGURES_FOLDER = "figures"
+# The columns of a verdict row (the contract of every notebook's `verdicts` record).
+VERDICT_KEYS = ("claim", "statement", "scenario", "metric", "estimate", "ci_low", "ci_high",
+                "n_subjects", "n_windows", "verdict")
+# The columns of the method table that the summary shows, with their labels.
+METHOD_COLUMNS = {"mae_bpm": "MAE (bpm)", "rmse_bpm": "RMSE (bpm)", "r": "r", "snr_db": "SNR (dB)"}
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """A finished study: its record folder, the run folder of each seed, the summary file."""
+
+    out_dir: Path
+    run_dirs: dict[int, Path]
+    summary: Path
+
+
+def seed_overrides(study: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """The ``-p`` overrides of one seed: ``seed`` and the study's ``per_seed`` templates."""
+    templates = study.get("per_seed") or {}
+    return {"seed": int(seed), **{k: v.format(seed=seed) for k, v in templates.items()}}
+
+
+def _check_seeds(seeds: Sequence[int]) -> list[int]:
+    seeds = list(seeds)
+    if not seeds or len(set(seeds)) != len(seeds) or any(
+            isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be distinct integers >= 0, got {seeds!r}")
+    return [int(s) for s in seeds]
+
+
+def run_study(
+    params: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    seeds: Sequence[int] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    progress: bool = True,
+) -> StudyResult:
+    """Run ``params`` once per seed into ``out_dir/runs/seed-<s>`` (resuming each) and write the
+    study record to ``out_dir``. ``seeds`` defaults to the params file's ``study.seeds``;
+    ``overrides`` are ``-p`` values applied to every seed (a seed's own values win)."""
+    spec = load_params(params)
+    seeds = _check_seeds(seeds if seeds is not None else spec.study.get("seeds", [0]))
+    out = Path(out_dir)
+    run_dirs = {}
+    for seed in seeds:
+        run_dir = out / RUNS_FOLDER / f"seed-{seed}"
+        values = {**dict(overrides or {}), **seed_overrides(spec.study, seed)}
+        run(params, run_dir, values, resume=True, progress=progress)
+        run_dirs[seed] = run_dir
+    summary = write_study_record(out, params, run_dirs)
+    return StudyResult(out, run_dirs, summary)
+
+
+# --- reading the runs ----------------------------------------------------------------------------
+
+
+def _verdict_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every section's ``verdicts`` rows, in section order, each with its section."""
+    rows = []
+    for section, values in metrics.items():
+        if isinstance(values, Mapping) and isinstance(values.get("verdicts"), list):
+            rows += [{"section": section, **row} for row in values["verdicts"]]
+    return rows
+
+
+def _method_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    for values in metrics.values():
+        if isinstance(values, Mapping) and isinstance(values.get("method_table"), list):
+            return list(values["method_table"])
+    return []
+
+
+def _read_run(run_dir: Path) -> dict[str, Any]:
+    manifest_path = run_dir / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"no run in {run_dir} (no {MANIFEST_FILE})")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if manifest.get("status") != "completed":
+        raise ValueError(f"the run in {run_dir} did not complete (status "
+                         f"{manifest.get('status')!r}); run the study again to resume it")
+    metrics = load_metrics(run_dir)
+    return {"manifest": manifest, "verdicts": _verdict_rows(metrics),
+            "method_table": _method_rows(metrics)}
+
+
+# --- across seeds --------------------------------------------------------------------------------
+
+
+def _finite(values: list[Any]) -> np.ndarray:
+    array = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+    return array[np.isfinite(array)]
+
+
+def _mean_sd(values: list[Any]) -> tuple[float | None, float | None]:
+    array = _finite(values)
+    if array.size == 0:
+        return None, None
+    sd = float(array.std(ddof=1)) if array.size > 1 else None
+    return float(array.mean()), sd
+
+
+def across_seeds(per_seed: Mapping[int, list[dict[str, Any]]],
+                 key: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows matched across seeds by the columns ``key``: each row of the first seed with, per
+    numeric column, the list over seeds and their mean and sample standard deviation; for
+    verdict rows also the verdicts per seed and the verdict across seeds (the common verdict,
+    or "undecided" when the seeds disagree or a seed lacks the row)."""
+    seeds = list(per_seed)
+    indexed = {s: {tuple(str(r.get(k)) for k in key): r for r in per_seed[s]} for s in seeds}
+    out = []
+    for row in per_seed[seeds[0]]:
+        ident = tuple(str(row.get(k)) for k in key)
+        matched = [indexed[s].get(ident) for s in seeds]
+        merged: dict[str, Any] = {k: row.get(k) for k in key}
+        for column, value in row.items():
+            if column in key or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            values = [None if m is None else m.get(column) for m in matched]
+            mean, sd = _mean_sd(values)
+            merged[column] = {"per_seed": values, "mean": mean, "sd": sd}
+        if "verdict" in row:
+            verdicts = [None if m is None else m.get("verdict") for m in matched]
+            merged["verdicts"] = verdicts
+            agreed = len(set(verdicts)) == 1 and verdicts[0] is not None
+            merged["verdict"] = verdicts[0] if agreed else "undecided"
+        out.append(merged)
+    return out
+
+
+# --- the record ----------------------------------------------------------------------------------
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))
+    return f"{float(value):.{digits}f}"
+
+
+def _interval(row: Mapping[str, Any], stem: str = "", digits: int = 2) -> str:
+    low, high = row.get(f"{stem}ci_low"), row.get(f"{stem}ci_high")
+    if low is None or high is None:
+        return ""
+    return f" [{_fmt(low, digits)}, {_fmt(high, digits)}]"
+
+
+def _claims_table(runs: Mapping[int, dict[str, Any]], combined: list[dict[str, Any]]) -> str:
+    seeds = list(runs)
+    head = ["claim", "metric", "scenario"] + [f"seed {s}: estimate [95 % CI], n, verdict"
+                                              for s in seeds]
+    head += ["mean ± sd across seeds", "verdict"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for merged in combined:
+        cells = [str(merged["claim"]), str(merged["metric"]), str(merged["scenario"])]
+        ident = (merged["section"], str(merged["claim"]), str(merged["metric"]),
+                 str(merged["scenario"]))
+        for s in seeds:
+            row = next((r for r in runs[s]["verdicts"] if (r["section"], str(r["claim"]),
+                        str(r["metric"]), str(r["scenario"])) == ident), None)
+            cells.append("–" if row is None else (
+                f"{_fmt(row.get('estimate'))}{_interval(row)}, n = {row.get('n_subjects')} "
+                f"subjects / {row.get('n_windows')} windows, {row.get('verdict')}"))
+        estimate = merged.get("estimate") or {}
+        cells.append(f"{_fmt(estimate.get('mean'))} ± {_fmt(estimate.get('sd'))}")
+        cells.append(f"**{merged['verdict']}**")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _methods_table(first: list[dict[str, Any]], combined: list[dict[str, Any]], seed: int) -> str:
+    head = ["scenario", "method"] + [f"{label} seed {seed} [95 % CI]"
+                                     for label in METHOD_COLUMNS.values()]
+    head += ["MAE mean ± sd across seeds", "n windows / subjects"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row, merged in zip(first, combined, strict=True):
+        cells = [str(row.get("scenario")), str(row.get("method"))]
+        for column in METHOD_COLUMNS:
+            stem = column.split("_")[0] + "_"
+            cells.append(f"{_fmt(row.get(column))}{_interval(row, stem)}")
+        mae = merged.get("mae_bpm") or {}
+        cells.append(f"{_fmt(mae.get('mean'))} ± {_fmt(mae.get('sd'))}")
+        cells.append(f"{row.get('n_windows')} / {row.get('n_subjects')}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _key_figures(run_dir: Path) -> list[tuple[Path, str]]:
+    """(PNG, caption) of the figures the run marked key (``figures/<name>.json`` sidecars with
+    ``"key": true``), in name order."""
+    found = []
+    for sidecar in sorted((run_dir / FIGURES_FOLDER).glob("*.json")):
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        png = sidecar.with_suffix(".png")
+        if isinstance(meta, Mapping) and meta.get("key") and png.is_file():
+            found.append((png, str(meta.get("caption") or sidecar.stem)))
+    return found
+
+
+def _copy_figures(figures: list[tuple[Path, str]], out: Path) -> list[tuple[str, str]]:
+    target = out / FIGURES_FOLDER
+    if target.exists():
+        shutil.rmtree(target)  # figures of an earlier record: replaced as a whole
+    target.mkdir(parents=True)
+    copied = []
+    for png, caption in figures:
+        shutil.copyfile(png, target / png.name)
+        copied.append((f"{FIGURES_FOLDER}/{png.name}", caption))
+    return copied
+
+
+def _summary_text(spec_path: Path, runs: Mapping[int, dict[str, Any]], claims: list,
+                  methods: list, figures: list[tuple[str, str]]) -> str:
+    seeds = list(runs)
+    first = runs[seeds[0]]
+    minutes = [runs[s]["manifest"]["total_seconds"] / 60 for s in seeds]
+    parts = [
+        f"# Study record: {spec_path.name}",
+        "",
+        f"Seeds {', '.join(map(str, seeds))}; wall time per seed "
+        f"{', '.join(f'{m:.1f}' for m in minutes)} min "
+        f"({first['manifest']['host'].get('cpu_count', '?')} CPU cores). Reproduce with "
+        f"`make study` (`rppg study --params {spec_path.as_posix()}`); parameters, versions and "
+        "commits are in `manifest.json`, every number in `metrics.json`.",
+        "",
+        "## Claims",
+        "",
+        "Each seed: the estimate with its 95 % bootstrap interval over test subjects, n and the "
+        "verdict from that interval (holds: the whole interval shows an improvement; fails: the "
+        "whole interval shows the opposite; undecided: otherwise, or too few subjects). Across "
+        "seeds: the common verdict, or undecided when the seeds disagree.",
+        "",
+        _claims_table(runs, claims) if claims else "No run recorded verdicts.",
+        "",
+        "## Methods",
+        "",
+        _methods_table(first["method_table"], methods, seeds[0]) if methods
+        else "No run recorded a method table.",
+        "",
+    ]
+    if figures:
+        parts += ["## Key figures (seed " + str(seeds[0]) + ")", ""]
+        for number, (path, caption) in enumerate(figures, start=1):
+            parts += [f"**Figure {number}.** {caption}", "", f"![{caption}]({path})", ""]
+    return "\n".join(parts)
+
+
+def write_study_record(
+    out_dir: str | os.PathLike,
+    params: str | os.PathLike,
+    run_dirs: Mapping[int, str | os.PathLike],
+) -> Path:
+    """Write ``summary.md``, ``metrics.json``, ``manifest.json`` and ``figures/`` of the study
+    whose seeds ran into ``run_dirs`` ({seed: run folder}, all completed); returns the summary.
+    """
+    if not run_dirs:
+        raise ValueError("run_dirs must name at least one seed's run folder")
+    out = Path(out_dir)
+    spec_path = Path(params)
+    spec = load_params(spec_path)
+    runs = {int(s): _read_run(Path(d)) for s, d in run_dirs.items()}
+    seeds = list(runs)
+    claims = across_seeds({s: r["verdicts"] for s, r in runs.items()},
+                          ("section", "claim", "metric", "scenario"))
+    methods = across_seeds({s: r["method_table"] for s, r in runs.items()}, ("scenario", "method"))
+    figures = _copy_figures(_key_figures(Path(run_dirs[seeds[0]])), out)
+    metrics = {
+        "seeds": seeds,
+        "claims": claims,
+        "methods": methods,
+        "per_seed": {str(s): {"verdicts": r["verdicts"], "method_table": r["method_table"]}
+                     for s, r in runs.items()},
+    }
+    manifest = {
+        "written_at": utc_timestamp(),
+        "params_file": {"path": spec_path.as_posix(), "sha256": sha256_file(spec_path)},
+        "study": spec.study,
+        "parameters": spec.parameters,
+        "per_notebook": spec.per_notebook,
+        "notebooks": spec.notebooks,
+        "seeds": seeds,
+        "runs": {str(s): {key: r["manifest"].get(key) for key in (
+            "started_at", "finished_at", "total_seconds", "timings_seconds", "parameters",
+            "versions", "git")} for s, r in runs.items()},
+        "host": host_info(),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / METRICS_FILE, metrics, sort_keys=False)
+    atomic_write_json(out / MANIFEST_FILE, manifest, sort_keys=False)
+    return atomic_write_text(out / SUMMARY_FILE,
+                             _summary_text(spec_path, runs, claims, methods, figures))

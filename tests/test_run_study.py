@@ -1,0 +1,139 @@
+"""rppg_lib.run.study and `rppg study`: seeds run (and resume) into runs/seed-<s>/, and the
+study's record (summary.md, metrics.json, manifest.json, key figures) states each claim per seed
+and across seeds. The notebooks are tiny ones the test writes; the committed record of the real
+study is checked in test_study_record.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from rppg_lib.run.cli import main
+from rppg_lib.run.params import load_params
+from rppg_lib.run.study import across_seeds, run_study, seed_overrides
+
+KERNELSPEC = {
+    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+    "language_info": {"name": "python"},
+}
+
+CLAIMS = [
+    new_code_cell(
+        "run_dir = None  # report folder\nseed = 0  # random seed\n"
+        "data_root = 'data'  # a folder per seed",
+        metadata={"tags": ["parameters"]},
+    ),
+    new_code_cell(
+        "import json\n"
+        "from pathlib import Path\n"
+        "import matplotlib.pyplot as plt\n"
+        "from rppg_lib.run.record import record\n"
+        "from rppg_lib.run.report import save_figure\n"
+        "gain = 1.0 + seed\n"
+        "verdict = 'undecided' if seed == 2 else 'holds'\n"
+        "record('verdicts', [{'claim': '1', 'statement': 'A beats B', 'scenario': 'illumination',\n"
+        "    'metric': 'HR MAE reduction (bpm)', 'estimate': gain, 'ci_low': gain - 0.5,\n"
+        "    'ci_high': gain + 0.5, 'n_subjects': 14, 'n_windows': 42, 'verdict': verdict}],\n"
+        "    section='00_claims')\n"
+        "record('method_table', [{'scenario': 'clean', 'method': 'A', 'mae_bpm': 2.0 + seed,\n"
+        "    'mae_ci_low': 1.0, 'mae_ci_high': 3.0 + seed, 'rmse_bpm': 3.0, 'r': 0.9,\n"
+        "    'snr_db': 4.0, 'n_windows': 42, 'n_subjects': 14}], section='00_claims')\n"
+        "record('data_root', data_root, section='00_claims')\n"
+        "fig, ax = plt.subplots()\n"
+        "ax.plot([0, 1], [0, gain])\n"
+        "save_figure(fig, 'gain', run_dir)\n"
+        "Path(run_dir, 'figures', 'gain.json').write_text(json.dumps({'key': True,\n"
+        "    'caption': 'The gain.'}))"
+    ),
+]
+
+PARAMS = """\
+notebooks: [00_claims]
+study:
+  seeds: [0, 1]
+  per_seed:
+    00_claims.data_root: data/seed-{seed}
+"""
+
+
+@pytest.fixture()
+def project(tmp_path) -> Path:
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "params").mkdir()
+    nb = new_notebook(metadata=KERNELSPEC)
+    nb.cells = CLAIMS
+    nbformat.write(nb, tmp_path / "notebooks" / "00_claims.ipynb")
+    (tmp_path / "params" / "claims.yaml").write_text(PARAMS)
+    return tmp_path
+
+
+def test_params_study_section_is_checked(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(PARAMS)
+    spec = load_params(path)
+    assert spec.study == {"seeds": [0, 1], "per_seed": {"00_claims.data_root": "data/seed-{seed}"}}
+    assert seed_overrides(spec.study, 3) == {"seed": 3, "00_claims.data_root": "data/seed-3"}
+    for bad, match in (("seeds: [1, 1]", "distinct integers"), ("seeds: [-1]", "distinct"),
+                       ("per_seed: {a: fixed}", "holding {seed}"), ("rounds: 2", "keys seeds")):
+        path.write_text(f"notebooks: [00_claims]\nstudy:\n  {bad}\n")
+        with pytest.raises(ValueError, match=match):
+            load_params(path)
+
+
+def test_study_runs_each_seed_and_writes_the_record(project):
+    out = project / "reports" / "claims"
+    result = run_study(project / "params" / "claims.yaml", out, seeds=[0, 1, 2], progress=False)
+    assert sorted(result.run_dirs) == [0, 1, 2]
+    for seed, run_dir in result.run_dirs.items():
+        assert run_dir == out / "runs" / f"seed-{seed}"
+        recorded = json.loads((run_dir / "metrics.json").read_text())["00_claims"]
+        assert recorded["data_root"] == f"data/seed-{seed}"
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["seeds"] == [0, 1, 2]
+    (claim,) = metrics["claims"]
+    assert claim["estimate"]["per_seed"] == [1.0, 2.0, 3.0]
+    assert claim["estimate"]["mean"] == pytest.approx(2.0)
+    assert claim["estimate"]["sd"] == pytest.approx(1.0)
+    assert claim["verdicts"] == ["holds", "holds", "undecided"]
+    assert claim["verdict"] == "undecided"  # the seeds disagree
+    (method,) = metrics["methods"]
+    assert method["mae_bpm"]["mean"] == pytest.approx(3.0)
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seeds"] == [0, 1, 2] and manifest["study"]["seeds"] == [0, 1]
+    assert manifest["runs"]["1"]["parameters"]["00_claims"]["seed"] == 1
+    assert (out / "figures" / "gain.png").is_file()
+    summary = result.summary.read_text()
+    assert "| 1 | HR MAE reduction (bpm) | illumination |" in summary
+    assert "1.00 [0.50, 1.50], n = 14 subjects / 42 windows, holds" in summary
+    assert "2.00 ± 1.00 | **undecided** |" in summary
+    assert "![The gain.](figures/gain.png)" in summary
+
+    # Run again: every seed is complete, so nothing is executed twice.
+    before = (out / "runs" / "seed-0" / "notebooks" / "00_claims.ipynb").stat().st_mtime_ns
+    again = run_study(project / "params" / "claims.yaml", out, seeds=[0], progress=False)
+    assert (out / "runs" / "seed-0" / "notebooks" / "00_claims.ipynb").stat().st_mtime_ns == before
+    assert json.loads((out / "metrics.json").read_text())["seeds"] == [0]
+    assert again.run_dirs == {0: out / "runs" / "seed-0"}
+
+
+def test_across_seeds_agreeing_verdicts_and_missing_rows():
+    row = {"claim": "1", "estimate": 1.0, "verdict": "fails"}
+    merged = across_seeds({0: [row], 1: [{**row, "estimate": 2.0}]}, ("claim",))
+    assert merged[0]["verdict"] == "fails" and merged[0]["estimate"]["mean"] == 1.5
+    missing = across_seeds({0: [row], 1: []}, ("claim",))
+    assert missing[0]["verdict"] == "undecided"
+    assert missing[0]["estimate"]["per_seed"] == [1.0, None]
+
+
+def test_cli_study_bad_seeds_is_one_line(project, capsys):
+    status = main(["study", "--params", str(project / "params" / "claims.yaml"),
+                   "--out", str(project / "out"), "--seeds", "1", "1"])
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "rppg study: error: seeds must be distinct integers >= 0, got [1, 1]"
