@@ -24,13 +24,13 @@ simulated clustered data (4 windows per subject, between-subject sd twice the wi
 ``tests/test_stats.py``) the 95 % interval of a mean covered the truth in 72 % of 200 seeds with
 3 subjects, 88.5 % with 6, 89.5 % with 8, 91 % with 10 and 94 % with 14. A claim
 with several metrics (:func:`combine`) holds when every metric holds, fails when any fails, and
-is undecided otherwise.
+is undecided otherwise; :func:`verdict_rows` gives one row per metric and an "overall" row.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +51,8 @@ __all__ = [
     "distinct_resamples",
     "verdict",
     "combine",
+    "VERDICT_COLUMNS",
+    "verdict_rows",
 ]
 
 # "mean" of values (n,), "rmse" = sqrt(mean(values²)) of errors (n,), "pearson" r of pairs (n, 2).
@@ -61,6 +63,10 @@ CONFIDENCE = 0.95
 MIN_SUBJECTS = 10
 VERDICTS = ("holds", "fails", "undecided")
 INTERVAL_METHODS = ("percentile", "BCa")
+# The keys of a verdict row (:func:`verdict_rows`), the contract of the report's claims table.
+VERDICT_COLUMNS = ("claim", "statement", "scenario", "metric", "estimate", "ci_low", "ci_high",
+                   "n_subjects", "n_windows", "verdict", "reason")
+OVERALL = "overall"
 BOOTSTRAP_DEFAULTS: dict[str, Any] = {"n_resamples": N_RESAMPLES, "confidence": CONFIDENCE,
                                       "method": "percentile", "seed": 0}
 
@@ -261,3 +267,31 @@ def combine(verdicts: Sequence[str]) -> tuple[str, str]:
     if all(v == "holds" for v in items):
         return "holds", f"all {len(items)} metric(s) hold"
     return "undecided", f"{items.count('undecided')} of {len(items)} metric(s) undecided"
+
+
+def verdict_rows(
+    claim: str,
+    statement: str,
+    scenario: str,
+    intervals: Mapping[str, Interval],
+    *,
+    min_subjects: int = MIN_SUBJECTS,
+) -> list[dict[str, Any]]:
+    """Rows (keys :data:`VERDICT_COLUMNS`) of one claim: one per metric of ``intervals``
+    ({metric label: interval of the improvement, positive = better}) with its :func:`verdict`,
+    then a row with metric "overall" and the :func:`combine`-d verdict (estimate and interval NaN;
+    the largest n_subjects and n_windows of the metrics)."""
+    if not intervals:
+        raise ValueError(f"intervals is empty: claim {claim!r} has no metric")
+    rows = []
+    for metric, interval in intervals.items():
+        state, reason = verdict(interval, min_subjects=min_subjects)
+        rows.append(dict(zip(VERDICT_COLUMNS, (
+            claim, statement, scenario, metric, interval.estimate, interval.low, interval.high,
+            interval.n_subjects, interval.n_windows, state, reason), strict=True)))
+    state, reason = combine([row["verdict"] for row in rows])
+    rows.append(dict(zip(VERDICT_COLUMNS, (
+        claim, statement, scenario, OVERALL, math.nan, math.nan, math.nan,
+        max(r["n_subjects"] for r in rows), max(r["n_windows"] for r in rows), state,
+        reason), strict=True)))
+    return rows
