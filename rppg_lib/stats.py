@@ -290,6 +290,8 @@ def verdict_rows(
             claim, statement, scenario, metric, interval.estimate, interval.low, interval.high,
             interval.n_subjects, interval.n_windows, state, reason), strict=True)))
     state, reason = combine([row["verdict"] for row in rows])
+    if state != "holds":  # say why: the first metric that does not hold
+        reason += "; " + next(r["reason"] for r in rows if r["verdict"] == state)
     rows.append(dict(zip(VERDICT_COLUMNS, (
         claim, statement, scenario, OVERALL, math.nan, math.nan, math.nan,
         max(r["n_subjects"] for r in rows), max(r["n_windows"] for r in rows), state,

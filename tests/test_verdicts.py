@@ -88,6 +88,7 @@ def test_verdicts_hold_fail_or_stay_undecided_from_the_interval():
     two = verdicts(_rows(2))
     assert set(two["verdict"]) == {"undecided"}
     assert (two["n_subjects"] == 2).all() and "3 distinct resample(s)" in two["reason"].iloc[0]
+    assert "3 distinct resample(s)" in two[two["metric"] == "overall"]["reason"].iloc[0]
     with pytest.raises(ValueError, match="no comparison has both methods"):
         verdicts(rows, scenario="clean")
     with pytest.raises(ValueError, match="hr_rows must be"):
