@@ -30,6 +30,7 @@ is undecided otherwise; :func:`verdict_rows` gives one row per metric and an "ov
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -168,7 +169,10 @@ def _bootstrap(
             counts = (idx[..., None] == np.arange(n_clusters)).sum(axis=-2)
             return statistic_of_sums(counts.astype(np.float64))
 
-        with np.errstate(invalid="ignore"):
+        # A resample whose statistic is undefined (r of constant values) makes the interval NaN;
+        # scipy then warns about BCa even for a percentile interval: the NaN is the answer.
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", scipy.stats.DegenerateDataWarning)
             result = scipy.stats.bootstrap(
                 (np.arange(n_clusters),), on_indices, n_resamples=n_resamples,
                 confidence_level=float(confidence), method=method, vectorized=True,

@@ -3,6 +3,8 @@ simulated clustered data with known answers."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -105,6 +107,17 @@ def test_one_subject_has_no_interval():
     iv = cluster_bootstrap([1.0, 2.0, 3.0], ["a", "a", "a"])
     assert iv.estimate == 2.0 and np.isnan(iv.low) and np.isnan(iv.high)
     assert verdict(iv)[0] == "undecided"
+
+
+def test_an_undefined_statistic_gives_an_undefined_interval_without_warnings():
+    # r of two windows of one subject drawn twice is undefined where its references are equal
+    pairs = np.c_[[1.0, 2.0, 3.0, 4.0], [5.0, 5.0, 6.0, 7.0]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        iv = cluster_bootstrap(pairs, ["a", "a", "b", "b"], "pearson")
+    assert iv.estimate == pytest.approx(np.corrcoef(pairs.T)[0, 1])
+    assert np.isnan(iv.low) and np.isnan(iv.high)
+    assert verdict(iv, min_subjects=2)[1].startswith("the interval is undefined")
 
 
 def test_bad_inputs_name_the_parameter():
