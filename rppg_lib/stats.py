@@ -24,7 +24,8 @@ simulated clustered data (4 windows per subject, between-subject sd twice the wi
 ``tests/test_stats.py``) the 95 % interval of a mean covered the truth in 72 % of 200 seeds with
 3 subjects, 88.5 % with 6, 89.5 % with 8, 91 % with 10 and 94 % with 14. A claim
 with several metrics (:func:`combine`) holds when every metric holds, fails when any fails, and
-is undecided otherwise; :func:`verdict_rows` gives one row per metric and an "overall" row.
+is undecided otherwise; :func:`verdict_rows` gives one row per metric, each with the metric's
+``verdict`` and the claim's ``claim_verdict``.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ VERDICTS = ("holds", "fails", "undecided")
 INTERVAL_METHODS = ("percentile", "BCa")
 # The keys of a verdict row (:func:`verdict_rows`), the contract of the report's claims table.
 VERDICT_COLUMNS = ("claim", "statement", "scenario", "metric", "estimate", "ci_low", "ci_high",
-                   "n_subjects", "n_windows", "verdict", "reason")
-OVERALL = "overall"
+                   "n_subjects", "n_windows", "verdict", "reason", "claim_verdict",
+                   "claim_reason")
 BOOTSTRAP_DEFAULTS: dict[str, Any] = {"n_resamples": N_RESAMPLES, "confidence": CONFIDENCE,
                                       "method": "percentile", "seed": 0}
 
@@ -281,23 +282,22 @@ def verdict_rows(
     *,
     min_subjects: int = MIN_SUBJECTS,
 ) -> list[dict[str, Any]]:
-    """Rows (keys :data:`VERDICT_COLUMNS`) of one claim: one per metric of ``intervals``
-    ({metric label: interval of the improvement, positive = better}) with its :func:`verdict`,
-    then a row with metric "overall" and the :func:`combine`-d verdict (estimate and interval NaN;
-    the largest n_subjects and n_windows of the metrics)."""
+    """Rows (keys :data:`VERDICT_COLUMNS`) of one claim, one per metric of ``intervals``
+    ({metric label: interval of the improvement, positive = better}): the metric's estimate,
+    interval, n, :func:`verdict` and reason, and on every row the claim's verdict over all its
+    metrics (``claim_verdict``, :func:`combine`) with ``claim_reason`` (naming the first metric
+    that does not hold)."""
     if not intervals:
         raise ValueError(f"intervals is empty: claim {claim!r} has no metric")
     rows = []
     for metric, interval in intervals.items():
         state, reason = verdict(interval, min_subjects=min_subjects)
-        rows.append(dict(zip(VERDICT_COLUMNS, (
-            claim, statement, scenario, metric, interval.estimate, interval.low, interval.high,
-            interval.n_subjects, interval.n_windows, state, reason), strict=True)))
+        rows.append({"claim": claim, "statement": statement, "scenario": scenario,
+                     "metric": metric, "estimate": interval.estimate, "ci_low": interval.low,
+                     "ci_high": interval.high, "n_subjects": interval.n_subjects,
+                     "n_windows": interval.n_windows, "verdict": state, "reason": reason})
     state, reason = combine([row["verdict"] for row in rows])
     if state != "holds":  # say why: the first metric that does not hold
-        reason += "; " + next(r["reason"] for r in rows if r["verdict"] == state)
-    rows.append(dict(zip(VERDICT_COLUMNS, (
-        claim, statement, scenario, OVERALL, math.nan, math.nan, math.nan,
-        max(r["n_subjects"] for r in rows), max(r["n_windows"] for r in rows), state,
-        reason), strict=True)))
-    return rows
+        first = next(r for r in rows if r["verdict"] == state)
+        reason += f"; {first['metric']}: {first['reason']}"
+    return [{**row, "claim_verdict": state, "claim_reason": reason} for row in rows]

@@ -70,25 +70,28 @@ def test_verdicts_hold_fail_or_stay_undecided_from_the_interval():
     out = verdicts(rows, network="TS-CAN", n_resamples=2000, seed=0)
     assert tuple(out.columns) == VERDICT_COLUMNS
     got = out.set_index(["claim", "metric"])["verdict"]
+    claim_of = out.groupby("claim", sort=False)["claim_verdict"].agg(set).to_dict()
+    assert all(len(v) == 1 for v in claim_of.values())  # one verdict per claim, on every row
     # claim 1: 2 bpm less and 1 dB more on every window: both intervals are a point above 0
     assert got[("1", "HR MAE reduction (bpm)")] == "holds"
     assert out.set_index(["claim", "metric"]).loc[("1", "HR MAE reduction (bpm)"), "ci_low"] \
         == pytest.approx(2.0)
-    assert got[("1", "overall")] == "holds" and got[("2", "overall")] == "holds"
+    assert claim_of["1"] == {"holds"} and claim_of["2"] == {"holds"}
     # the linear filter equals the network: the paired interval is [0, 0], undecided
     linear = out[(out["claim"] == "linear") & (out["metric"] == "SNR gain (dB)")].iloc[0]
     assert (linear["ci_low"], linear["ci_high"], linear["verdict"]) == (0.0, 0.0, "undecided")
-    assert got[("lstm-vs-linear", "overall")] == "holds"
+    assert claim_of["lstm-vs-linear"] == {"holds"} and claim_of["linear"] == {"undecided"}
     assert "linear-oracle" not in set(out["claim"])  # its method is absent
     # the other way round, the network against the LSTM, fails
     worse = rows.replace({LABELS["network"]: "tmp"}).replace(
         {LABELS["rgb+pulse"]: LABELS["network"]}).replace({"tmp": LABELS["rgb+pulse"]})
-    assert verdicts(worse).set_index(["claim", "metric"])["verdict"][("1", "overall")] == "fails"
+    assert set(verdicts(worse).query("claim == '1'")["claim_verdict"]) == {"fails"}
     # two subjects: never decided, whatever the interval
     two = verdicts(_rows(2))
     assert set(two["verdict"]) == {"undecided"}
     assert (two["n_subjects"] == 2).all() and "3 distinct resample(s)" in two["reason"].iloc[0]
-    assert "3 distinct resample(s)" in two[two["metric"] == "overall"]["reason"].iloc[0]
+    assert set(two["claim_verdict"]) == {"undecided"}
+    assert "3 distinct resample(s)" in two["claim_reason"].iloc[0]
     with pytest.raises(ValueError, match="no comparison has both methods"):
         verdicts(rows, scenario="clean")
     with pytest.raises(ValueError, match="hr_rows must be"):
@@ -105,11 +108,11 @@ def test_region_verdicts_bootstrap_the_r_difference_over_subjects():
     table["r_attention"] = table["r_inverse"] - 0.3
     out = region_verdicts(table, seed=0)
     assert tuple(out.columns) == VERDICT_COLUMNS and set(out["claim"]) == {"3"}
-    assert len(out) == 5  # all channels, red, green, blue, overall
-    assert set(out["verdict"]) == {"holds"}
+    assert list(out["metric"].str.split(", ").str[-1]) == ["all channels", "red", "green", "blue"]
+    assert set(out["verdict"]) == {"holds"} and set(out["claim_verdict"]) == {"holds"}
     assert out["ci_low"].iloc[0] == pytest.approx(0.3) and out["n_windows"].iloc[0] == 36
     flipped = table.assign(r_attention=table["r_inverse"] + 0.1)
-    assert region_verdicts(flipped)["verdict"].iloc[-1] == "fails"
+    assert set(region_verdicts(flipped)["claim_verdict"]) == {"fails"}
     few = region_verdicts(table[table["subject"].isin(subjects[:2])])
     assert set(few["verdict"]) == {"undecided"}
     with pytest.raises(ValueError, match="table must be"):

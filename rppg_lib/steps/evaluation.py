@@ -489,8 +489,8 @@ def compare_methods(
     """Verdict rows (:func:`rppg_lib.stats.verdict_rows`) of "``method`` beats ``versus``" on
     the windows of ``scenario`` that both evaluated: per :data:`COMPARISON_METRICS` the paired
     improvement (MAE_versus − MAE_method, SNR_method − SNR_versus) with its 95 % interval over
-    subjects, then the overall row. options: n_resamples, seed (of the bootstrap), min_subjects
-    (of the verdict)."""
+    subjects, each row with the claim's verdict over both metrics. options: n_resamples, seed
+    (of the bootstrap), min_subjects (of the verdict)."""
     rows = _checked_rows(hr_rows)
     rows = rows[rows["scenario"] == scenario]
     keys = ["clip_id", "window"]
@@ -519,8 +519,8 @@ def verdicts(
     network: str = "TS-CAN",
     **options: Any,
 ) -> pd.DataFrame:
-    """The claims' verdict rows on the HR windows of ``scenario`` (one per claim and metric, then
-    the claim's overall row; keys :data:`rppg_lib.stats.VERDICT_COLUMNS`), for every comparison
+    """The claims' verdict rows on the HR windows of ``scenario`` (one per claim and metric, each
+    with the claim's verdict; keys :data:`rppg_lib.stats.VERDICT_COLUMNS`), for every comparison
     whose two methods are present:
 
     - "1": the LSTM with the inverse-attention estimates beats the network alone;

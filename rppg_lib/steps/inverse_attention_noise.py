@@ -209,8 +209,8 @@ def region_verdicts(
     """Claim 3's verdict rows (keys :data:`rppg_lib.stats.VERDICT_COLUMNS`, claim "3") from
     :func:`region_correlation_table` rows: the paired |r| difference r_inverse − r_attention per
     channel and over all channels, each with its 95 % interval from a bootstrap over subjects
-    (n_windows counts clip-channel pairs), then the overall row (holds only when every row
-    holds). options: n_resamples, seed (of the bootstrap), min_subjects (of the verdict)."""
+    (n_windows counts clip-channel pairs); the claim (``claim_verdict``) holds only when every
+    row holds. options: n_resamples, seed (of the bootstrap), min_subjects (of the verdict)."""
     need = {"subject", "channel", "r_inverse", "r_attention"}
     if not isinstance(table, pd.DataFrame) or not need <= set(table.columns) or table.empty:
         raise ValueError(f"table must be non-empty region_correlation_table rows with columns "
