@@ -12,8 +12,9 @@ model gains over it comes from the corruption estimates.
 Modules: ``data`` (30 Hz inputs and targets, windows, training datasets), ``inference``
 (:func:`denoise`: windows -> LSTM -> stitched pulse at the frame times), ``fit``
 (:func:`train_denoiser` with the suite's training loop, :func:`evaluate_denoiser`,
-:func:`run_ablation`), ``regions`` (does the inverse-attention region track the injected
-corruption better than the attended region? :func:`region_correlations`).
+:func:`run_ablation`), ``linear`` (the classic reference: :func:`linear_denoise`, least squares
+per window of the pulse on the corruption estimates), ``regions`` (does the inverse-attention
+region track the injected corruption better than the attended region? :func:`region_correlations`).
 
 Conventions (all functions):
 
@@ -80,6 +81,7 @@ from rppg_lib.denoiser.inference import (
     denoise_signals,
     denoise_windows,
 )
+from rppg_lib.denoiser.linear import LINEAR_METHODS, linear_denoise
 from rppg_lib.denoiser.regions import (
     RegionMeans,
     corruption_correlation,
@@ -115,4 +117,6 @@ __all__ = [
     "region_means",
     "corruption_correlation",
     "region_correlations",
+    "LINEAR_METHODS",
+    "linear_denoise",
 ]

@@ -4,8 +4,11 @@
 :func:`collect_signals`), evaluates all of them window by window for HR and BR
 (:func:`evaluate_methods`), summarises per scenario (:func:`summarize_by_scenario`,
 :func:`bland_altman_table`) and states the paper's claims 1 and 2 as numbers and booleans
-(:func:`claims`). The per-clip glue of notebooks 04 and 05 (corruption estimates, claim 3, the
-denoised clips) is in :mod:`rppg_lib.steps.inverse_attention_noise`.
+(:func:`claims`). Every comparison has its 95 % interval from a bootstrap over test subjects
+(:mod:`rppg_lib.stats`): :func:`method_table` per scenario and method, :func:`compare_methods`
+and :func:`verdicts` for the claims, each read as holds / fails / undecided. The per-clip glue
+of notebooks 04 and 05 (corruption estimates, claim 3, the denoised clips) is in
+:mod:`rppg_lib.steps.inverse_attention_noise`.
 
 Methods of one clip (labels for a network called ``network``, e.g. "TS-CAN"):
 
@@ -13,6 +16,10 @@ Methods of one clip (labels for a network called ``network``, e.g. "TS-CAN"):
   (cumsum of the derivative, detrend λ = 50, z-score, order-1 band-pass 0.7-2.5 Hz);
 - ``network + LSTM (inverse attention)``: the LSTM with inputs [n_R, n_G, n_B, p];
 - ``network + LSTM (pulse only)``: the ablation, the same LSTM with input p only;
+- ``network + linear (inverse attention)`` and ``network + linear (injected light)``: the classic
+  reference, least squares per window of p on the corruption estimates or on the injected light
+  (:func:`~rppg_lib.steps.lstm_denoising.linear_denoised`); with no estimate the linear filter is
+  the identity, so that row is ``network`` itself;
 - GREEN, CHROM, POS, ICA (:mod:`rppg_lib.baselines`) on the mean colour of the face box in the
   original frames (:func:`face_rgb_means`).
 
@@ -40,7 +47,13 @@ from rppg_lib.evaluation import evaluate_windows
 from rppg_lib.inverse_attention import CorruptionEstimates
 from rppg_lib.metrics import bland_altman, standard_error
 from rppg_lib.signals import integrate
-from rppg_lib.steps.lstm_denoising import DENOISED_KEYS
+from rppg_lib.stats import (
+    N_RESAMPLES,
+    cluster_bootstrap,
+    paired_cluster_bootstrap,
+    verdict_rows,
+)
+from rppg_lib.steps.lstm_denoising import DENOISED_KEYS, LINEAR_KEYS
 from rppg_lib.validation import as_signal, check_choice, check_positive
 
 __all__ = [
@@ -57,6 +70,11 @@ __all__ = [
     "evaluate_methods",
     "bland_altman_table",
     "claims",
+    "METHOD_TABLE_COLUMNS",
+    "method_table",
+    "COMPARISON_METRICS",
+    "compare_methods",
+    "verdicts",
 ]
 
 # SNR of a breathing signal: the harmonic intervals of the HR SNR (±0.1 Hz) would cover most of
@@ -67,14 +85,17 @@ REFERENCES = ("series", "waveform")
 
 
 def method_labels(network: str = "TS-CAN") -> dict[str, str]:
-    """Method labels of the network, its LSTM and the ablation: keys "network", "rgb+pulse"
-    (the LSTM with the corruption estimates) and "pulse" (the pulse-only ablation)."""
+    """Method labels of the network, its LSTM, the ablation and the linear filter: keys
+    "network", "rgb+pulse" (the LSTM with the corruption estimates), "pulse" (the pulse-only
+    ablation) and the keys of :data:`~rppg_lib.steps.lstm_denoising.LINEAR_KEYS`
+    ("linear_rgb_pulse", "linear_light_pulse")."""
     if not isinstance(network, str) or not network:
         raise ValueError(f"network must be a non-empty label, got {network!r}")
     return {
         "network": network,
         "rgb+pulse": f"{network} + LSTM (inverse attention)",
         "pulse": f"{network} + LSTM (pulse only)",
+        **{key: f"{network} + linear ({source})" for key, source in LINEAR_KEYS.items()},
     }
 
 
@@ -169,7 +190,8 @@ def clip_signals(
     clip: the :class:`~rppg_lib.datasets.Clip` (ground truth; frames for the baselines);
     preprocessed: its PreprocessedClip (crop boxes); estimates: its CorruptionEstimates;
     denoised: {"rgb_pulse": (T,), "pulse": (T,)}
-    (:func:`~rppg_lib.steps.lstm_denoising.load_denoised`; either may be absent);
+    (:func:`~rppg_lib.steps.lstm_denoising.load_denoised`; either may be absent) and the linear
+    filter's {"linear_rgb_pulse": (T,), "linear_light_pulse": (T,)} (``linear_denoised``);
     baselines: any of GREEN, CHROM, POS, ICA (empty: no frames are read); resp_derivative: (T,)
     the respiration output of an MTTS-CAN, used for the network's BR instead of its pulse.
     """
@@ -185,9 +207,10 @@ def clip_signals(
     )
     breathing = {labels["network"]: network_breathing}
     for key, signal in (denoised or {}).items():
-        if key not in DENOISED_KEYS:
-            raise ValueError(f"denoised key {key!r} is not one of {sorted(DENOISED_KEYS)}")
-        label = labels[DENOISED_KEYS[key]]
+        if key not in DENOISED_KEYS and key not in LINEAR_KEYS:
+            raise ValueError(f"denoised key {key!r} is not one of "
+                             f"{sorted(DENOISED_KEYS) + sorted(LINEAR_KEYS)}")
+        label = labels[DENOISED_KEYS.get(key, key)]
         pulse[label] = breathing[label] = as_signal(signal, f"denoised[{key!r}]")
     methods = [check_choice(m.upper(), "baselines entry", METHODS) for m in baselines]
     if methods:
@@ -400,3 +423,132 @@ def claims(
         )
         out[name] = result
     return out
+
+
+# --- every comparison with its interval over subjects (rppg_lib.stats) -------------------------
+
+METHOD_TABLE_COLUMNS = (
+    "scenario", "method", "mae_bpm", "mae_ci_low", "mae_ci_high", "rmse_bpm", "rmse_ci_low",
+    "rmse_ci_high", "r", "r_ci_low", "r_ci_high", "snr_db", "snr_ci_low", "snr_ci_high",
+    "n_windows", "n_subjects",
+)
+# Metric label -> (per-window column, +1 where higher is better, -1 where lower is better).
+COMPARISON_METRICS: dict[str, tuple[str, int]] = {
+    "HR MAE reduction (bpm)": ("abs_error", -1),
+    "SNR gain (dB)": ("snr_db", +1),
+}
+COMPARISON_METRICS_COLUMNS = tuple(column for column, _ in COMPARISON_METRICS.values())
+_NEEDED = ("scenario", "method", "subject", "clip_id", "window", "hr_estimate", "hr_reference",
+           "abs_error", "snr_db")
+
+
+def _checked_rows(hr_rows: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(hr_rows, pd.DataFrame) or not set(_NEEDED) <= set(hr_rows.columns):
+        raise ValueError(f"hr_rows must be evaluate_methods HR rows with columns {list(_NEEDED)}")
+    if hr_rows.empty:
+        raise ValueError("hr_rows is empty: nothing to compare")
+    values = hr_rows[["hr_estimate", "hr_reference", "abs_error", "snr_db"]].to_numpy(float)
+    return hr_rows[np.isfinite(values).all(axis=1)]
+
+
+def method_table(
+    hr_rows: pd.DataFrame, *, n_resamples: int = N_RESAMPLES, seed: int = 0
+) -> pd.DataFrame:
+    """Per scenario and method: HR MAE, RMSE (bpm), Pearson r and mean SNR (dB) of the windows
+    with their 95 % intervals from a bootstrap over subjects (:mod:`rppg_lib.stats`; NaN with a
+    single subject), n_windows and n_subjects. Columns :data:`METHOD_TABLE_COLUMNS`; windows
+    without an estimate or a reference are left out."""
+    rows = _checked_rows(hr_rows)
+    out = []
+    options = {"n_resamples": n_resamples, "seed": seed}
+    for (scenario, method), g in rows.groupby(["scenario", "method"], sort=False):
+        subjects = g["subject"].to_numpy()
+        est, ref = g["hr_estimate"].to_numpy(float), g["hr_reference"].to_numpy(float)
+        intervals = (
+            cluster_bootstrap(g["abs_error"].to_numpy(float), subjects, "mean", **options),
+            cluster_bootstrap(est - ref, subjects, "rmse", **options),
+            cluster_bootstrap(np.c_[est, ref], subjects, "pearson", **options),
+            cluster_bootstrap(g["snr_db"].to_numpy(float), subjects, "mean", **options),
+        )
+        numbers = [x for iv in intervals for x in (iv.estimate, iv.low, iv.high)]
+        out.append(dict(zip(METHOD_TABLE_COLUMNS, (
+            scenario, method, *numbers, len(g), int(g["subject"].nunique())), strict=True)))
+    return pd.DataFrame(out, columns=list(METHOD_TABLE_COLUMNS))
+
+
+def compare_methods(
+    hr_rows: pd.DataFrame,
+    method: str,
+    versus: str,
+    *,
+    scenario: str,
+    claim: str,
+    statement: str,
+    **options: Any,
+) -> list[dict[str, Any]]:
+    """Verdict rows (:func:`rppg_lib.stats.verdict_rows`) of "``method`` beats ``versus``" on
+    the windows of ``scenario`` that both evaluated: per :data:`COMPARISON_METRICS` the paired
+    improvement (MAE_versus − MAE_method, SNR_method − SNR_versus) with its 95 % interval over
+    subjects, each row with the claim's verdict over both metrics. options: n_resamples, seed
+    (of the bootstrap), min_subjects (of the verdict)."""
+    rows = _checked_rows(hr_rows)
+    rows = rows[rows["scenario"] == scenario]
+    keys = ["clip_id", "window"]
+    mine = rows[rows["method"] == method].set_index(keys)
+    theirs = rows[rows["method"] == versus].set_index(keys)
+    joined = mine.join(theirs[list(COMPARISON_METRICS_COLUMNS)].add_suffix("_versus"),
+                       how="inner")
+    if joined.empty:
+        raise ValueError(f"no {scenario} windows shared by {method!r} and {versus!r} (have "
+                         f"{sorted(set(rows['method']))})")
+    min_subjects = options.pop("min_subjects", None)
+    intervals = {}
+    for label, (column, sign) in COMPARISON_METRICS.items():
+        a, b = joined[column].to_numpy(float), joined[f"{column}_versus"].to_numpy(float)
+        better, worse = (a, b) if sign > 0 else (b, a)
+        intervals[label] = paired_cluster_bootstrap(better, worse, joined["subject"].to_numpy(),
+                                                    "mean", **options)
+    extra = {} if min_subjects is None else {"min_subjects": min_subjects}
+    return verdict_rows(claim, statement, scenario, intervals, **extra)
+
+
+def verdicts(
+    hr_rows: pd.DataFrame,
+    *,
+    scenario: str = "illumination",
+    network: str = "TS-CAN",
+    **options: Any,
+) -> pd.DataFrame:
+    """The claims' verdict rows on the HR windows of ``scenario`` (one per claim and metric, each
+    with the claim's verdict; keys :data:`rppg_lib.stats.VERDICT_COLUMNS`), for every comparison
+    whose two methods are present:
+
+    - "1": the LSTM with the inverse-attention estimates beats the network alone;
+    - "2": it beats the pulse-only LSTM (the ablation);
+    - "linear": the linear filter with the same estimates beats the network alone;
+    - "lstm-vs-linear": the LSTM beats that linear filter (what it must beat);
+    - "linear-oracle": the linear filter with the injected light beats the network alone.
+
+    options: n_resamples, seed, min_subjects (:func:`compare_methods`).
+    """
+    labels = method_labels(network)
+    lstm, linear = labels["rgb+pulse"], labels["linear_rgb_pulse"]
+    comparisons = (
+        ("1", lstm, labels["network"], f"{lstm} beats {network} alone"),
+        ("2", lstm, labels["pulse"], f"{lstm} beats the pulse-only LSTM"),
+        ("linear", linear, labels["network"], f"{linear} beats {network} alone"),
+        ("lstm-vs-linear", lstm, linear, f"{lstm} beats {linear}"),
+        ("linear-oracle", labels["linear_light_pulse"], labels["network"],
+         f"{labels['linear_light_pulse']} beats {network} alone"),
+    )
+    rows = _checked_rows(hr_rows)
+    present = set(rows.loc[rows["scenario"] == scenario, "method"])
+    out = []
+    for claim, method, versus, statement in comparisons:
+        if method in present and versus in present:
+            out += compare_methods(hr_rows, method, versus, scenario=scenario, claim=claim,
+                                   statement=statement, **dict(options))
+    if not out:
+        raise ValueError(f"no comparison has both methods among the {scenario} windows "
+                         f"(have {sorted(present)})")
+    return pd.DataFrame(out)

@@ -5,7 +5,8 @@ It turns the attention masks of ``03_attention_masks`` into corruption estimates
 (:func:`estimate_clips`, stored per clip with :func:`save_clip_estimates`) and checks, on clips
 whose injected illumination is known, that the inverse-attention region tracks it better than the
 attended region (:func:`region_correlation_table`, :func:`region_claim`, the paper's premise:
-claim 3).
+claim 3; :func:`region_verdicts` reads it from 95 % intervals over subjects: holds, fails or
+undecided).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from rppg_lib.inverse_attention import (
 )
 from rppg_lib.metrics import standard_error
 from rppg_lib.run.report.figures import style_context
+from rppg_lib.stats import paired_cluster_bootstrap, verdict_rows
 from rppg_lib.steps import artifacts
 from rppg_lib.steps.artifacts import ESTIMATES_STAGE, NETWORK_STAGE
 from rppg_lib.training import load_checkpoint
@@ -44,6 +46,8 @@ __all__ = [
     "estimate_clips",
     "region_correlation_table",
     "region_claim",
+    "CLAIM3_STATEMENT",
+    "region_verdicts",
     "MASK_VARIANTS",
     "region_claim_variants",
     "plot_inverse_masks",
@@ -193,6 +197,35 @@ def region_claim(table: pd.DataFrame, *, min_difference: float = 0.2) -> dict[st
         "min_difference": margin,
         "holds": bool(difference >= margin and better == len(per_channel)),
     }
+
+
+CLAIM3_STATEMENT = ("the inverse-attention region tracks the injected light better than the "
+                    "attended region")
+
+
+def region_verdicts(
+    table: pd.DataFrame, *, scenario: str = "illumination", **options: Any
+) -> pd.DataFrame:
+    """Claim 3's verdict rows (keys :data:`rppg_lib.stats.VERDICT_COLUMNS`, claim "3") from
+    :func:`region_correlation_table` rows: the paired |r| difference r_inverse − r_attention per
+    channel and over all channels, each with its 95 % interval from a bootstrap over subjects
+    (n_windows counts clip-channel pairs); the claim (``claim_verdict``) holds only when every
+    row holds. options: n_resamples, seed (of the bootstrap), min_subjects (of the verdict)."""
+    need = {"subject", "channel", "r_inverse", "r_attention"}
+    if not isinstance(table, pd.DataFrame) or not need <= set(table.columns) or table.empty:
+        raise ValueError(f"table must be non-empty region_correlation_table rows with columns "
+                         f"{sorted(need)}")
+    options = dict(options)
+    verdict_options = {k: options.pop(k) for k in ("min_subjects",) if k in options}
+    groups = {"all channels": table, **dict(list(table.groupby("channel", sort=False)))}
+    intervals = {
+        f"|r| difference (inverse - attended), {name}": paired_cluster_bootstrap(
+            group["r_inverse"].to_numpy(float), group["r_attention"].to_numpy(float),
+            group["subject"].to_numpy(), "mean", **options)
+        for name, group in groups.items()
+    }
+    return pd.DataFrame(verdict_rows("3", CLAIM3_STATEMENT, scenario, intervals,
+                                     **verdict_options))
 
 
 # The inverse-mask options of the release and of its supplement: (kind, mode).

@@ -4,6 +4,8 @@ The LSTM trains on (corruption estimates, ground-truth waveform) pairs (:func:`d
 the denoised test clips are stored per clip (:func:`denoise_clips`, :func:`save_denoised`) and
 ``06_evaluation`` reads them back (:func:`load_denoised`). :func:`with_injected_light` gives the
 LSTM the exact injected light instead of the estimates: the bound any estimate can reach.
+:func:`linear_denoised` is the classic reference the LSTM must beat: a least-squares filter
+(:func:`rppg_lib.denoiser.linear_denoise`) that needs no training.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rppg_lib.constants import DETREND_LAMBDA, HR_BAND, HR_WINDOW_S
-from rppg_lib.denoiser import denoise, evaluate_denoiser
+from rppg_lib.denoiser import denoise, evaluate_denoiser, linear_denoise
 from rppg_lib.inverse_attention import CorruptionEstimates, condition_signal
 from rppg_lib.steps import artifacts
 from rppg_lib.steps.artifacts import DENOISER_STAGE
@@ -29,6 +31,8 @@ from rppg_lib.validation import as_signal, check_positive_int
 
 __all__ = [
     "DENOISED_KEYS",
+    "LINEAR_KEYS",
+    "linear_denoised",
     "denoiser_items",
     "with_injected_light",
     "evaluate_denoisers",
@@ -41,6 +45,9 @@ __all__ = [
 
 # Artifact key of each denoised signal -> the denoiser's channel option.
 DENOISED_KEYS: dict[str, str] = {"rgb_pulse": "rgb+pulse", "pulse": "pulse"}
+# Key of each linear-filter output -> the corruption it removes.
+LINEAR_KEYS: dict[str, str] = {"linear_rgb_pulse": "inverse attention",
+                               "linear_light_pulse": "injected light"}
 
 
 def denoiser_items(
@@ -96,6 +103,34 @@ def with_injected_light(
             est, raw=light, conditioned=conditioned,
             params={**params, "corruption_source": "injected illumination"},
         )
+    return out
+
+
+def linear_denoised(
+    estimates: Mapping[str, CorruptionEstimates],
+    light: Mapping[str, CorruptionEstimates] | None = None,
+    *,
+    window_s: float = HR_WINDOW_S,
+    method: str = "lstsq",
+) -> dict[str, dict[str, np.ndarray]]:
+    """{clip_id: {key: pulse (T,)}} of the linear filter on each clip of ``estimates``: key
+    "linear_rgb_pulse" removes what the inverse-attention estimates (``conditioned`` (T, 3))
+    explain from the network's ``pulse_conditioned``; "linear_light_pulse" (where ``light``, from
+    :func:`with_injected_light`, has the clip) what the injected light explains. With no estimate
+    the filter is the identity: the network's own pulse, not repeated here. window_s: the
+    least-squares window in s; method: "lstsq" or "nlms"."""
+    if not estimates:
+        raise ValueError("estimates is empty: no clips to filter")
+    out = {}
+    for clip_id, est in estimates.items():
+        sources = {"linear_rgb_pulse": est}
+        if light is not None and clip_id in light:
+            sources["linear_light_pulse"] = light[clip_id]
+        out[clip_id] = {
+            key: linear_denoise(est.pulse_conditioned, source.conditioned, est.fs,
+                                window_s=window_s, method=method)
+            for key, source in sources.items()
+        }
     return out
 
 
