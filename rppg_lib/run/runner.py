@@ -13,8 +13,9 @@
    artifacts to ``run_dir/artifacts/<stem>/`` and read their predecessors' from there, so any
    notebook can also be run alone given ``run_dir``. Kernels get ``RPPG_RUN_DIR`` = the report
    folder (so :func:`rppg_lib.run.record.record` finds it), ``PYTHONHASHSEED=0`` unless already
-   set (same set/str-hash order every run), and the notebooks folder as working directory, as in
-   JupyterLab and nbval, so relative paths mean the same thing everywhere;
+   set (same set/str-hash order every run), ``RPPG_PROGRESS=final`` (one progress line per
+   loop in the stored notebooks, :mod:`rppg_lib.progress`), and the notebooks folder as working
+   directory, as in JupyterLab and nbval, so relative paths mean the same thing everywhere;
 4. stops at the first failing notebook (:class:`RunError` names the notebook, the cell and the
    exception; the executed notebook is saved), and in all cases writes ``manifest.json``
    (parameters, seeds, versions, git commit, host, timings, params-file hash) and ``index.html``.
@@ -32,10 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from tqdm.auto import tqdm
 from traitlets.config import Config
 
 from rppg_lib.atomic import atomic_write_json, move_aside
+from rppg_lib.progress import PROGRESS_ENV, progress_bar
+from rppg_lib.progress import write as progress_write
 from rppg_lib.run.params import (
     check_parameter_values,
     load_params,
@@ -153,8 +155,9 @@ def prepare_out_dir(out_dir: str | os.PathLike, *, force: bool = False) -> Path 
 @contextlib.contextmanager
 def _kernel_environment(run_dir: Path) -> Iterator[None]:
     """Environment variables inherited by the kernels papermill starts; restored afterwards."""
-    saved = {k: os.environ.get(k) for k in (RUN_DIR_ENV, "PYTHONHASHSEED")}
+    saved = {k: os.environ.get(k) for k in (RUN_DIR_ENV, PROGRESS_ENV, "PYTHONHASHSEED")}
     os.environ[RUN_DIR_ENV] = str(run_dir)
+    os.environ[PROGRESS_ENV] = "final"  # nobody watches these kernels: one line per loop
     os.environ.setdefault("PYTHONHASHSEED", "0")
     try:
         yield
@@ -248,11 +251,12 @@ def run(
     plan = _plan(params, out_dir, overrides, notebooks_dir)
     moved = prepare_out_dir(plan.run_dir, force=force)
     if moved is not None:
-        tqdm.write(f"rppg run: moved the previous report in {plan.run_dir} to {moved}")
+        progress_write(f"rppg run: moved the previous report in {plan.run_dir} to {moved}")
     manifest = _start_manifest(plan, overrides, kernel_name)
     failure: RunError | None = None
+    # Made before the kernels' environment is set: this bar is for whoever runs the command.
+    bar = progress_bar(plan.spec.notebooks, desc="rppg run", unit="notebook", disable=not progress)
     with Stopwatch() as total, _kernel_environment(plan.run_dir):
-        bar = tqdm(plan.spec.notebooks, desc="rppg run", unit="notebook", disable=not progress)
         for stem in bar:
             bar.set_postfix_str(stem)
             failure = _run_notebook(plan, stem, manifest, total, kernel_name, start_timeout)
