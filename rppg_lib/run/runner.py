@@ -441,4 +441,4 @@ def _finish(manifest: dict[str, Any], run_dir: Path, seconds: float) -> Path:
     manifest["finished_at"] = utc_timestamp()
     manifest["total_seconds"] = round(seconds, 3)
     atomic_write_json(run_dir / MANIFEST_FILE, manifest, sort_keys=False)
-    return build_index(run_dir)
+    return build_index(run_dir, screenshot=True)
