@@ -35,6 +35,13 @@ class _FinalLineBar(_text_tqdm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **{**kwargs, "mininterval": _NEVER, "delay": _NEVER})
 
+    def display(self, *args: Any, **kwargs: Any) -> bool:
+        """Draw nothing while the loop runs (``refresh`` and ``set_postfix`` included)."""
+        return True
+
+    def clear(self, *args: Any, **kwargs: Any) -> None:
+        """Nothing was drawn, so nothing to clear (``write`` calls this)."""
+
     def close(self) -> None:
         """Close, then write the final line in one write (``leave=False`` bars write nothing)."""
         if self.disable:

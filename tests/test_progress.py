@@ -37,10 +37,12 @@ def test_a_bad_mode_is_one_line_naming_the_variable(monkeypatch):
 def test_final_mode_writes_only_the_last_state_of_a_200_step_loop(monkeypatch):
     monkeypatch.setenv(PROGRESS_ENV, "final")
     out = io.StringIO()
-    for _ in progress_bar(range(200), desc="clips", file=out):
+    bar = progress_bar(range(200), desc="clips", file=out)
+    for step in bar:
+        bar.set_postfix(step=step)  # refreshes a drawn bar on every call
         time.sleep(0.0005)
     states = [s for s in out.getvalue().replace("\n", "\r").split("\r") if s.strip()]
-    assert len(states) == 1 and "200/200" in states[0], out.getvalue()
+    assert len(states) == 1 and "200/200" in states[0] and "step=199" in states[0], out.getvalue()
     quiet = io.StringIO()
     for _ in progress_bar(range(5), file=quiet, leave=False):  # nested bars leave nothing
         pass
