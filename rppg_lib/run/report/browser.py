@@ -4,24 +4,30 @@ page as the browser laid it out (``--dump-dom``). Chromium is optional: without 
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+import matplotlib.image as mpimg
+
 from rppg_lib.atomic import atomic_write_bytes
 
 __all__ = ["SCREEN", "SCREENSHOT_FILE", "find_chromium", "save_screenshot", "dump_dom"]
 
 SCREEN = (1400, 900)  # pixels: the first screen a reader sees
+# Headless Chromium's viewport is shorter than its window (by 143 px in Chromium 150) and paints
+# nothing below it: the window is this much taller and the screenshot is cropped to SCREEN.
+_EXTRA_HEIGHT = 300
 SCREENSHOT_FILE = "index.png"
 _NAMES = ("chromium", "chromium-browser", "google-chrome")
 # Quiet, offline, throw-away profile: no network, no first-run pages, no GPU.
 _FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--hide-scrollbars", "--virtual-time-budget=5000",
+    "--hide-scrollbars", "--virtual-time-budget=5000", "--run-all-compositor-stages-before-draw",
 )
 
 
@@ -38,13 +44,14 @@ def _run_chromium(page: Path, args: list[str], timeout: float) -> subprocess.Com
         raise FileNotFoundError(f"page not found: {page}")
     with tempfile.TemporaryDirectory(prefix="rppg-chromium-") as profile:
         command = [binary, *_FLAGS, f"--user-data-dir={profile}",
-                   f"--window-size={SCREEN[0]},{SCREEN[1]}", *args, page.resolve().as_uri()]
+                   f"--window-size={SCREEN[0]},{SCREEN[1] + _EXTRA_HEIGHT}", *args,
+                   page.resolve().as_uri()]
         return subprocess.run(command, capture_output=True, timeout=timeout, check=True,
                               cwd=profile)
 
 
 def dump_dom(page: str | os.PathLike, *, timeout: float = 60) -> str:
-    """The DOM of ``page`` after Chromium loaded it in a 1400×900 window (scripts run)."""
+    """The DOM of ``page`` after Chromium loaded it 1400 px wide (scripts run)."""
     return _run_chromium(Path(page), ["--dump-dom"], timeout).stdout.decode("utf-8")
 
 
@@ -59,7 +66,9 @@ def save_screenshot(
         shot = Path(tmp) / "shot.png"
         try:
             _run_chromium(page, [f"--screenshot={shot}"], timeout)
-            data = shot.read_bytes()
-        except (OSError, subprocess.SubprocessError):
+            pixels = mpimg.imread(shot)[: SCREEN[1], : SCREEN[0]]
+        except (OSError, ValueError, subprocess.SubprocessError):
             return None
-    return atomic_write_bytes(target, data)
+    buffer = io.BytesIO()
+    mpimg.imsave(buffer, pixels, format="png", metadata={"Software": None})
+    return atomic_write_bytes(target, buffer.getvalue())

@@ -55,7 +55,7 @@ th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: ta
 figure { display: inline-block; margin: 0.4em 1em 0.8em 0; vertical-align: top; max-width: 34em; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figure.key { display: block; margin: 0 0 0.6em; max-width: none; }
-figure.key img { max-height: 320px; width: auto; }
+figure.key img { max-height: 240px; width: auto; }
 figcaption { font-size: 0.85em; color: #333; }
 .scroll { max-height: 24em; overflow: auto; display: inline-block; }
 .completed { color: #009E73; } .failed, .interrupted { color: #D55E00; }
