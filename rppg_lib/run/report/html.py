@@ -21,8 +21,8 @@ from rppg_lib.run.record import METRICS_FILE, load_metrics, resolve_run_dir
 from rppg_lib.run.report.answer import method_rows, verdict_rows
 from rppg_lib.run.report.browser import save_screenshot
 from rppg_lib.run.report.sections import (
-    Figure,
-    Table,
+    SavedFigure,
+    SavedTable,
     collect_figures,
     collect_tables,
     figure_html,
@@ -182,7 +182,7 @@ def _title(folder: Path, manifest: dict) -> str:
     return out
 
 
-def _answer(folder: Path, manifest: dict, metrics: dict, figures: list[Figure]) -> str:
+def _answer(folder: Path, manifest: dict, metrics: dict, figures: list[SavedFigure]) -> str:
     """The first screen: verdicts and method table on the left, key figures on the right."""
     rows, recorded = verdict_rows(metrics, manifest.get("parameters"))
     methods = method_rows(metrics, folder)
@@ -209,8 +209,8 @@ def _notebooks(folder: Path, manifest: dict, metrics: dict, names: list[str]) ->
     return sorted(found | prefixes)
 
 
-def _notebook_section(stem: str, folder: Path, manifest: dict, figures: list[Figure],
-                      tables: list[Table]) -> str:
+def _notebook_section(stem: str, folder: Path, manifest: dict, figures: list[SavedFigure],
+                      tables: list[SavedTable]) -> str:
     executed = folder / "notebooks" / f"{stem}.ipynb"
     link = (f'<a href="notebooks/{escape(stem)}.ipynb">executed notebook</a>'
             if executed.is_file() else "not executed here")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from rppg_lib.run.report.figures import figure_info
 
-__all__ = ["Figure", "Table", "collect_figures", "collect_tables", "notebook_of",
+__all__ = ["SavedFigure", "SavedTable", "collect_figures", "collect_tables", "notebook_of",
            "verdicts_html", "methods_html", "figure_html", "table_html"]
 
 _FIGURE_FORMATS = ("png", "pdf", "svg")
@@ -27,7 +27,7 @@ _METRICS = (
 
 
 @dataclass(frozen=True)
-class Figure:
+class SavedFigure:
     """One saved figure: its number in the page, name, notebook, caption and key flag."""
 
     number: int
@@ -39,7 +39,7 @@ class Figure:
 
 
 @dataclass(frozen=True)
-class Table:
+class SavedTable:
     """One saved table: its number in the page, name, notebook, caption and CSV path."""
 
     number: int
@@ -60,7 +60,7 @@ def _order(names: list[str], notebooks: list[str]) -> list[tuple[str, str]]:
     return sorted(placed, key=lambda p: (rank.get(p[0], len(rank)), p[1]))
 
 
-def collect_figures(run_dir: Path, notebooks: list[str]) -> list[Figure]:
+def collect_figures(run_dir: Path, notebooks: list[str]) -> list[SavedFigure]:
     """The run's figures in notebook order, numbered from 1, with their sidecar captions."""
     folder = run_dir / "figures"
     names = {p.stem for f in _FIGURE_FORMATS for p in folder.glob(f"*.{f}")} if folder.is_dir() \
@@ -68,7 +68,8 @@ def collect_figures(run_dir: Path, notebooks: list[str]) -> list[Figure]:
     out = []
     for number, (notebook, name) in enumerate(_order(list(names), notebooks), start=1):
         info = figure_info(folder, name)
-        out.append(Figure(number, name, notebook, info["caption"] or name, info["key"], folder))
+        caption = info["caption"] or name
+        out.append(SavedFigure(number, name, notebook, caption, info["key"], folder))
     return out
 
 
@@ -81,12 +82,12 @@ def _table_caption(md_path: Path) -> str | None:
     return None
 
 
-def collect_tables(run_dir: Path, notebooks: list[str]) -> list[Table]:
+def collect_tables(run_dir: Path, notebooks: list[str]) -> list[SavedTable]:
     """The run's tables (``tables/*.csv``) in notebook order, numbered from 1."""
     folder = run_dir / "tables"
     names = [p.stem for p in folder.glob("*.csv")] if folder.is_dir() else []
     return [
-        Table(number, name, notebook, _table_caption(folder / f"{name}.md") or name,
+        SavedTable(number, name, notebook, _table_caption(folder / f"{name}.md") or name,
               folder / f"{name}.csv")
         for number, (notebook, name) in enumerate(_order(names, notebooks), start=1)
     ]
@@ -99,7 +100,7 @@ def _png_size(path: Path) -> tuple[int, int] | None:
     return struct.unpack(">II", head[16:24])
 
 
-def figure_html(fig: Figure, *, css_class: str = "fig") -> str:
+def figure_html(fig: SavedFigure, *, css_class: str = "fig") -> str:
     """A ``<figure>``: the PNG (linked, relative path), "Figure N.", the caption, the source
     notebook and links to the PDF/SVG copies."""
     stem = escape(fig.name)
@@ -119,7 +120,7 @@ def figure_html(fig: Figure, *, css_class: str = "fig") -> str:
             f"<b>Figure {fig.number}.</b> {escape(fig.caption)}{source}</figcaption></figure>")
 
 
-def table_html(table: Table) -> str:
+def table_html(table: SavedTable) -> str:
     """A numbered table from its CSV, with its caption, in a scrolling box."""
     frame = pd.read_csv(table.csv)
     body = frame.to_html(index=False, na_rep="", border=0, float_format=lambda x: f"{x:.4g}")
