@@ -88,6 +88,7 @@ def test_recorded_verdicts_are_collected_in_notebook_order():
                "06_evaluation": {"verdicts": [VERDICT], "claim1": {"snr_gain_db": 1.0}}}
     rows, recorded = verdict_rows(metrics)
     assert recorded and [r["claim"] for r in rows] == ["3", "1"]
+    assert verdict_rows({"06_evaluation": 3, "04_inverse_attention_noise": [1]}) == ([], False)
 
 
 def test_verdicts_derived_from_todays_claim_records():

@@ -33,6 +33,11 @@ _FROM_SUMMARY = {
     "snr_db": ("snr_db", "snr_db_se", "snr"),
 }
 
+def _section(metrics: dict, name: str) -> dict:
+    section = metrics.get(name)
+    return section if isinstance(section, dict) else {}
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -63,7 +68,7 @@ def _derived_row(claim: str, statement: str, metric: str, estimate: Any, se: Any
 def _claims_1_2(metrics: dict, scenario: str) -> list[dict[str, Any]]:
     rows = []
     for name in ("claim1", "claim2"):
-        claim = metrics.get(EVALUATION, {}).get(name)
+        claim = _section(metrics, EVALUATION).get(name)
         if not isinstance(claim, dict):
             continue
         statement = f"The LSTM with the corruption estimates beats {claim.get('versus', '?')}"
@@ -78,7 +83,7 @@ def _claims_1_2(metrics: dict, scenario: str) -> list[dict[str, Any]]:
 
 
 def _claim_3(metrics: dict) -> list[dict[str, Any]]:
-    claim = metrics.get(NOISE, {}).get("claim3")
+    claim = _section(metrics, NOISE).get("claim3")
     if not isinstance(claim, dict):
         return []
     margin = _number(claim.get("min_difference")) or 0.0
@@ -99,7 +104,7 @@ def verdict_rows(metrics: dict, parameters: dict | None = None) -> tuple[list[di
     if recorded:
         return recorded, True
     # Notebook 06 judges claims 1 and 2 on ``claim_scenario``, "illumination" unless overridden.
-    scenario = (parameters or {}).get(EVALUATION, {}).get("claim_scenario", "illumination")
+    scenario = _section(parameters or {}, EVALUATION).get("claim_scenario", "illumination")
     return _claims_1_2(metrics, scenario) + _claim_3(metrics), False
 
 
@@ -119,7 +124,7 @@ def _from_summary(summary: pd.DataFrame) -> list[dict[str, Any]]:
 def method_rows(metrics: dict, run_dir: Path) -> list[dict[str, Any]]:
     """The method comparison rows (scenario, method, mae_bpm, rmse_bpm, r, snr_db, their
     ``*_ci_low``/``*_ci_high`` when known, n_windows, n_subjects); empty when the run has none."""
-    section = metrics.get(EVALUATION, {})
+    section = _section(metrics, EVALUATION)
     table = section.get("method_table")
     if isinstance(table, list) and table:
         return [row for row in table if isinstance(row, dict)]

@@ -154,8 +154,6 @@ def _provenance_sections(manifest: dict) -> str:
     return "".join(out)
 
 
-
-
 def _title(folder: Path, manifest: dict) -> str:
     """The heading and the run line: parameter file, status, commit, start and duration."""
     git = manifest.get("git", {})
