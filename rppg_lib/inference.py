@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from rppg_lib import weights as released
 from rppg_lib.attention import AttentionMasks
@@ -40,6 +39,7 @@ from rppg_lib.constants import (
     HR_STEP_S,
     HR_WINDOW_S,
 )
+from rppg_lib.progress import progress_bar
 from rppg_lib.signals import bandpass, breathing_rate, detrend, heart_rate, heart_rate_series
 from rppg_lib.threads import ThreadSettings, network_threads
 from rppg_lib.training.build import model_from_checkpoint
@@ -191,7 +191,7 @@ def run_network(
         model.to(memory_format=torch.channels_last)
     with network_threads(threads):  # set once for all batches
         try:
-            starts = tqdm(
+            starts = progress_bar(
                 range(0, padded_total, batch_frames), desc="frames", unit="batch",
                 disable=not progress, leave=False,
             )

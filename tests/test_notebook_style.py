@@ -100,6 +100,20 @@ def test_every_saved_figure_shows_in_the_committed_notebook(stem):
         assert any("image/png" in k for k in kinds), f"{stem}: no image for {cell.source[:80]!r}"
 
 
+MAX_STREAM_OUTPUTS = 20
+
+
+@pytest.mark.parametrize("stem", EXPECTED)
+def test_committed_notebook_holds_no_per_iteration_progress_lines(stem):
+    # rppg run's kernels write one final line per progress bar (rppg_lib.progress); a notebook
+    # executed with redrawing bars stores hundreds of stream outputs.
+    streams = [
+        out for cell in _code_cells(_notebook(stem)) for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream"
+    ]
+    assert len(streams) <= MAX_STREAM_OUTPUTS, f"{stem}: {len(streams)} stream outputs"
+
+
 @pytest.mark.parametrize("params_file", sorted((REPO_ROOT / "params").glob("*.yaml")))
 def test_every_parameter_set_names_only_declared_parameters(params_file, tmp_path):
     from rppg_lib.run.params import declared_parameters, load_params, resolve_parameters

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
 import matplotlib
@@ -82,10 +81,13 @@ def test_save_figure_is_byte_reproducible(tmp_path):
     png = first["png"].read_bytes()
     assert png.startswith(b"\x89PNG") and b"Creation Time" not in png
     assert sorted(p.name for p in (tmp_path / "a" / "figures").iterdir()) == [
+        "bvp.json",  # the sidecar: no caption, not a key figure
         "bvp.pdf",
         "bvp.png",
         "bvp.svg",
     ]
+    assert json.loads((tmp_path / "a" / "figures" / "bvp.json").read_text()) == {
+        "caption": None, "key": False}
 
 
 def test_save_figure_png_resolution_and_run_dir_from_env(tmp_path, monkeypatch):
@@ -98,7 +100,7 @@ def test_save_figure_png_resolution_and_run_dir_from_env(tmp_path, monkeypatch):
     shape = plt.imread(high["png"]).shape
     # Twice the dots per inch, twice the pixels per side (+-1 px of bounding-box rounding).
     assert abs(shape[0] - 2 * low[0]) <= 2 and abs(shape[1] - 2 * low[1]) <= 2
-    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["high.png", "low.png"]
+    assert sorted(p.name for p in (tmp_path / "figures").glob("*.png")) == ["high.png", "low.png"]
 
 
 @pytest.mark.parametrize(
@@ -110,6 +112,8 @@ def test_save_figure_png_resolution_and_run_dir_from_env(tmp_path, monkeypatch):
         ({"name": "ok", "formats": ("jpg",)}, "formats must be"),
         ({"name": "ok", "formats": ()}, "formats must be"),
         ({"name": "ok", "dpi": 0}, "dpi must be positive"),
+        ({"name": "ok", "caption": 3}, "^caption must be a string or None, got 3$"),
+        ({"name": "ok", "key": "yes"}, "^key must be True or False, got 'yes'$"),
     ],
 )
 def test_save_figure_rejects_bad_arguments(tmp_path, kwargs, match):
@@ -206,7 +210,7 @@ def _make_run_dir(tmp_path):
     return run_dir
 
 
-def test_build_index_embeds_figures_tables_and_metrics(tmp_path):
+def test_build_index_links_figures_tables_records_and_provenance(tmp_path):
     run_dir = _make_run_dir(tmp_path)
     manifest = {
         "status": "completed",
@@ -224,24 +228,25 @@ def test_build_index_embeds_figures_tables_and_metrics(tmp_path):
     assert path == run_dir / "index.html"
     html = path.read_text()
     assert html.startswith("<!DOCTYPE html>")
-    pngs = sorted((run_dir / "figures").glob("*.png"))
-    assert len(pngs) == 2
-    for png in pngs:
-        encoded = base64.b64encode(png.read_bytes()).decode("ascii")
-        assert f'<img alt="{png.stem}" src="data:image/png;base64,{encoded}">' in html
-    assert html.count('src="data:image/png;base64,') == 2
-    assert html.index("a_first") < html.index("b_second")
+    # Figures by relative link (the page opens from disk), numbered in name order.
+    assert html.count('<img src="figures/') == 2 and "base64" not in html
+    assert '<img src="figures/a_first.png" alt="a_first"' in html
+    assert html.index("<b>Figure 1.</b> a_first") < html.index("<b>Figure 2.</b> b_second")
     assert '<a href="figures/a_first.pdf">PDF</a>' in html
     # The table, its caption, escaped cell text.
     assert "Errors per method." in html and "LSTM | ours" in html and "2.254" in html
-    assert "<th>MAE (bpm)</th>" in html
-    # Records: scalars and record tables.
-    assert "06_evaluation.mae" in html and "2.25" in html
+    assert "<th>MAE (bpm)</th>" in html and "<b>Table 1.</b>" in html
+    # Records, folded, after everything else.
+    records = html.index("<summary>All records (metrics.json)</summary>")
+    assert records > html.index("<b>Table 1.</b>")
+    assert html.index("06_evaluation.mae") > records and "2.25" in html
     assert "<h3>06_evaluation.per_clip</h3>" in html and "1.125" in html
-    # Manifest: commit, parameters, versions, timings, link to the executed notebook.
+    # Manifest: the run line, then parameters, versions, timings, the executed notebook.
+    runline = html[html.index('<p class="runline">'):html.index("</p>", html.index("runline"))]
+    assert "x.yaml" in runline and "completed" in runline and "0123456789" in runline
     assert manifest["git"]["commit"] in html and "9.9.9" in html and "f" * 64 in html
-    assert "00_synthetic_data: seed" in html and "12.3" in html
-    assert '<a href="notebooks/00_synthetic_data.ipynb">00_synthetic_data</a>' in html
+    assert "00_synthetic_data: seed" in html and "12.3 s" in html
+    assert '<a href="notebooks/00_synthetic_data.ipynb">executed notebook</a>' in html
     assert "not run" in html  # 01_preprocessing has no timing
     assert "<script" not in html and "http://" not in html and "https://" not in html
     assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
@@ -250,13 +255,15 @@ def test_build_index_embeds_figures_tables_and_metrics(tmp_path):
 def test_build_index_without_manifest(tmp_path):
     run_dir = _make_run_dir(tmp_path)
     html = build_index(run_dir).read_text()
-    assert '<a href="notebooks/00_synthetic_data.ipynb">00_synthetic_data</a>' in html
-    assert "Status:" not in html and html.count("data:image/png;base64,") == 2
+    assert '<a href="notebooks/00_synthetic_data.ipynb">executed notebook</a>' in html
+    assert "status <b" not in html and html.count('<img src="figures/') == 2
+    assert "Provenance" not in html
 
 
 def test_build_index_empty_and_missing_run_dir(tmp_path):
     html = build_index(tmp_path).read_text()
     assert "No figures." in html and "No tables." in html and "No records." in html
+    assert "No claim was evaluated" in html and "No method was evaluated" in html
     with pytest.raises(FileNotFoundError, match="run directory not found"):
         build_index(tmp_path / "missing")
 

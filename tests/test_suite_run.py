@@ -2,7 +2,7 @@
 
 It runs twice with the same seed: the two metrics.json files must be identical. The report must
 hold everything a reader expects: executed notebooks, figures (PDF and PNG), tables (CSV, LaTeX,
-Markdown), metrics.json, manifest.json and a self-contained index.html.
+Markdown), metrics.json, manifest.json and index.html.
 """
 
 from __future__ import annotations
@@ -82,5 +82,20 @@ def test_report_holds_notebooks_figures_tables_manifest_and_index(smoke_runs):
     assert manifest["status"] == "completed"
     assert set(manifest["timings_seconds"]) == set(SECTIONS)
     index = (first / "index.html").read_text()
-    assert index.count('src="data:image/png;base64,') == len(pngs)
+    for png in pngs:  # each figure in its notebook's section; the key ones also on top
+        assert f'<figure class="fig" id="fig-{png.stem}"><a href="figures/{png.name}">' in index
+    keys = [p.stem for p in pngs if json.loads(p.with_suffix(".json").read_text())["key"]]
+    assert len(keys) >= 3 and index.count('<figure class="key"') == len(keys)
+    assert index.index('id="verdicts"') < index.index('<figure class="key"')
     assert "<table" in index
+
+
+def test_executed_notebooks_store_one_progress_line_per_loop(smoke_runs):
+    # rppg run's kernels draw no bar while a loop runs (rppg_lib.progress): a redrawing bar
+    # stored hundreds of stream outputs per notebook.
+    _, first, _ = smoke_runs
+    for path in sorted((first / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        streams = [o for c in cells for o in c.get("outputs", []) if o["output_type"] == "stream"]
+        text = "".join("".join(o["text"]) for o in streams)
+        assert len(streams) <= 20 and "\r" not in text, (path.name, len(streams))

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .. import __version__, synthetic
 from ..atomic import atomic_write_json, atomic_write_text, atomic_write_with
+from ..progress import progress_bar
 from ..synthetic import SCENARIOS
 from ..validation import check_fs, check_positive, check_positive_int
 from ..video_io import iter_video, write_image_folder, write_video
@@ -220,7 +220,7 @@ def build_synthetic_dataset(
         "complete": False,  # True once every planned clip is on disk
         "clips": [],
     }
-    bar = tqdm(plan, desc="synthetic dataset", unit="clip", disable=not progress)
+    bar = progress_bar(plan, desc="synthetic dataset", unit="clip", disable=not progress)
     for clip_id, subject, params in bar:
         if clip_is_complete(root / clip_id, params):
             bar.set_postfix_str(f"{clip_id} reused")

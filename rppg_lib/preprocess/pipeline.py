@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from rppg_lib.preprocess.cache import (
     array_digest,
@@ -25,6 +24,7 @@ from rppg_lib.preprocess.cache import (
 from rppg_lib.preprocess.config import PreprocessConfig
 from rppg_lib.preprocess.result import PreprocessedClip, chunks
 from rppg_lib.preprocess.stream import preprocess_frames
+from rppg_lib.progress import progress_bar
 from rppg_lib.threads import ThreadSettings, get_thread_settings, thread_settings
 
 __all__ = ["preprocess_clip", "preprocess_dataset", "PreprocessedDataset"]
@@ -208,7 +208,7 @@ def preprocess_dataset(
         raise ValueError("workers > 0 needs a cache_dir (results are passed back as cache folders)")
 
     results: dict[str, PreprocessedClip] = {}
-    bar = tqdm(total=len(clip_list), desc="clips", unit="clip", disable=not progress)
+    bar = progress_bar(total=len(clip_list), desc="clips", unit="clip", disable=not progress)
     if workers == 0:
         for clip in clip_list:
             results[str(clip.clip_id)] = preprocess_clip(

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from rppg_lib.preprocess.config import PreprocessConfig
 from rppg_lib.preprocess.face import BoxTracker, NoFaceError
@@ -32,6 +31,7 @@ from rppg_lib.preprocess.inputs import (
 )
 from rppg_lib.preprocess.result import PreprocessedClip
 from rppg_lib.preprocess.storage import ARRAY_NAMES, MemoryFrames, NpyFrames, write_entry
+from rppg_lib.progress import progress_bar
 from rppg_lib.threads import ThreadSettings, preprocessing_threads
 from rppg_lib.validation import as_array, as_signal, check_fs
 
@@ -245,7 +245,7 @@ def _run(
     with (
         preprocessing_threads(threads),  # OpenCV and BLAS threads of crop, resize, normalise
         contextlib.closing(prefetched(frames, prefetch)) as stream,
-        tqdm(
+        progress_bar(
             stream, total=n_frames, desc=clip_id, unit="frame", disable=not progress, leave=False
         ) as bar,
     ):

@@ -13,8 +13,9 @@
    artifacts to ``run_dir/artifacts/<stem>/`` and read their predecessors' from there, so any
    notebook can also be run alone given ``run_dir``. Kernels get ``RPPG_RUN_DIR`` = the report
    folder (so :func:`rppg_lib.run.record.record` finds it), ``PYTHONHASHSEED=0`` unless already
-   set (same set/str-hash order every run), and the notebooks folder as working directory, as in
-   JupyterLab and nbval, so relative paths mean the same thing everywhere;
+   set (same set/str-hash order every run), ``RPPG_PROGRESS=final`` (one progress line per
+   loop in the stored notebooks, :mod:`rppg_lib.progress`), and the notebooks folder as working
+   directory, as in JupyterLab and nbval, so relative paths mean the same thing everywhere;
 4. stops at the first failing notebook (:class:`RunError` names the notebook, the cell and the
    exception; the executed notebook is saved), and in all cases writes ``manifest.json``
    (parameters, seeds, versions, git commit, host, timings, params-file hash, the notebooks
@@ -39,10 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from tqdm.auto import tqdm
 from traitlets.config import Config
 
 from rppg_lib.atomic import atomic_write_json, move_aside
+from rppg_lib.progress import PROGRESS_ENV, progress_bar
+from rppg_lib.progress import write as progress_write
 from rppg_lib.run.params import (
     check_parameter_values,
     load_params,
@@ -160,8 +162,9 @@ def prepare_out_dir(out_dir: str | os.PathLike, *, force: bool = False) -> Path 
 @contextlib.contextmanager
 def _kernel_environment(run_dir: Path) -> Iterator[None]:
     """Environment variables inherited by the kernels papermill starts; restored afterwards."""
-    saved = {k: os.environ.get(k) for k in (RUN_DIR_ENV, "PYTHONHASHSEED")}
+    saved = {k: os.environ.get(k) for k in (RUN_DIR_ENV, PROGRESS_ENV, "PYTHONHASHSEED")}
     os.environ[RUN_DIR_ENV] = str(run_dir)
+    os.environ[PROGRESS_ENV] = "final"  # nobody watches these kernels: one line per loop
     os.environ.setdefault("PYTHONHASHSEED", "0")
     try:
         yield
@@ -262,17 +265,18 @@ def run(
     if previous is None:
         moved = prepare_out_dir(plan.run_dir, force=force)
         if moved is not None:
-            tqdm.write(f"rppg run: moved the previous report in {plan.run_dir} to {moved}")
+            progress_write(f"rppg run: moved the previous report in {plan.run_dir} to {moved}")
     manifest = _start_manifest(plan, overrides, kernel_name)
     kept = _reusable_notebooks(plan, previous) if previous is not None else []
     if previous is not None:
         _keep_completed(manifest, previous, kept, plan.run_dir)
-        tqdm.write(f"rppg run: resuming in {plan.run_dir}: keeping {len(kept)} completed "
+        progress_write(f"rppg run: resuming in {plan.run_dir}: keeping {len(kept)} completed "
                    f"notebook(s){': ' + ', '.join(kept) if kept else ''}")
     failure: RunError | None = None
+    # Made before the kernels' environment is set: this bar is for whoever runs the command.
+    todo = [stem for stem in plan.spec.notebooks if stem not in kept]
+    bar = progress_bar(todo, desc="rppg run", unit="notebook", disable=not progress)
     with Stopwatch() as total, _kernel_environment(plan.run_dir):
-        todo = [stem for stem in plan.spec.notebooks if stem not in kept]
-        bar = tqdm(todo, desc="rppg run", unit="notebook", disable=not progress)
         for stem in bar:
             bar.set_postfix_str(stem)
             failure = _run_notebook(plan, stem, manifest, total, kernel_name, start_timeout)
@@ -512,4 +516,4 @@ def _finish(manifest: dict[str, Any], run_dir: Path, seconds: float) -> Path:
     manifest["finished_at"] = utc_timestamp()
     manifest["total_seconds"] = round(seconds, 3)
     atomic_write_json(run_dir / MANIFEST_FILE, manifest, sort_keys=False)
-    return build_index(run_dir)
+    return build_index(run_dir, screenshot=True)

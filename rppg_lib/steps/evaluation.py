@@ -39,13 +39,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from rppg_lib.baselines import METHODS, spatial_rgb_means, unsupervised_pulse
 from rppg_lib.constants import BR_BAND, HR_WINDOW_S
 from rppg_lib.evaluation import evaluate_windows
 from rppg_lib.inverse_attention import CorruptionEstimates
 from rppg_lib.metrics import bland_altman, standard_error
+from rppg_lib.progress import progress_bar
 from rppg_lib.signals import integrate
 from rppg_lib.stats import (
     N_RESAMPLES,
@@ -266,7 +266,7 @@ def collect_signals(
     mappings of preprocessed clips, estimates and denoised pulses (a clip missing from
     ``denoised`` has no LSTM methods); ``kwargs``: network, baselines."""
     out = []
-    for clip in tqdm(list(clips), desc="methods", unit="clip", disable=not progress):
+    for clip in progress_bar(list(clips), desc="methods", unit="clip", disable=not progress):
         for name, mapping in (("preprocessed", preprocessed), ("estimates", estimates)):
             if clip.clip_id not in mapping:
                 raise KeyError(f"clip {clip.clip_id} is not in {name}")

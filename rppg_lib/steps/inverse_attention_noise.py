@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from tqdm.auto import tqdm
 
 from rppg_lib.denoiser import region_correlations
 from rppg_lib.inverse_attention import (
@@ -31,6 +30,7 @@ from rppg_lib.inverse_attention import (
     save_estimates,
 )
 from rppg_lib.metrics import standard_error
+from rppg_lib.progress import progress_bar
 from rppg_lib.run.report.figures import style_context
 from rppg_lib.stats import paired_cluster_bootstrap, verdict_rows
 from rppg_lib.steps import artifacts
@@ -107,7 +107,8 @@ def estimate_clips(
     if missing:
         raise KeyError(f"clips {missing} have attention masks but no preprocessed frames")
     out = {}
-    for clip_id in tqdm(list(attention), desc="estimates", unit="clip", disable=not progress):
+    bar = progress_bar(list(attention), desc="estimates", unit="clip", disable=not progress)
+    for clip_id in bar:
         att, pre = attention[clip_id], preprocessed[clip_id]
         est = corruption_estimates(
             att.masks.gate1, pre.mask_frames, att.pulse_derivative, fs=pre.fps, **options

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from rppg_lib.constants import DETREND_LAMBDA, HR_BAND, HR_WINDOW_S
 from rppg_lib.denoiser import denoise, evaluate_denoiser, linear_denoise
 from rppg_lib.inverse_attention import CorruptionEstimates, condition_signal
+from rppg_lib.progress import progress_bar
 from rppg_lib.steps import artifacts
 from rppg_lib.steps.artifacts import DENOISER_STAGE
 from rppg_lib.validation import as_signal, check_positive_int
@@ -201,7 +201,7 @@ def denoise_clips(
     if missing:
         raise KeyError(f"clips {missing} have no corruption estimates (run notebook 04)")
     out = {}
-    for clip_id in tqdm(list(clip_ids), desc="denoise", unit="clip", disable=not progress):
+    for clip_id in progress_bar(list(clip_ids), desc="denoise", unit="clip", disable=not progress):
         out[clip_id] = {
             key: denoise(model, estimates[clip_id], channels=DENOISED_KEYS[key])
             for key, model in models.items()

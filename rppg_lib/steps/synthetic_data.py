@@ -16,7 +16,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from rppg_lib.baselines import spatial_rgb_means
 from rppg_lib.constants import HR_BAND
@@ -24,6 +23,7 @@ from rppg_lib.datasets import Clip, load_skin_masks
 from rppg_lib.inference import process_waveform
 from rppg_lib.metrics import pearson
 from rppg_lib.preprocess import scale_box
+from rppg_lib.progress import progress_bar
 from rppg_lib.signals import heart_rate
 from rppg_lib.steps.study import Study
 from rppg_lib.validation import check_positive
@@ -130,7 +130,8 @@ def premise_table(
     injected green illumination gain, raw (``r_background_illumination``) and both band-passed
     to ``band`` (``r_background_illumination_band``), and the same for the skin."""
     rows: list[dict[str, Any]] = []
-    for clip in tqdm(list(clips), desc="skin/background", unit="clip", disable=not progress):
+    bar = progress_bar(list(clips), desc="skin/background", unit="clip", disable=not progress)
+    for clip in bar:
         fs = clip.fps
         means = skin_background_rgb(clip, box_scale=box_scale)
         gain = np.asarray(clip.extra["illumination"])[:, 1]

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from rppg_lib.constants import HR_WINDOW_S
 from rppg_lib.evaluation import evaluate_windows
 from rppg_lib.inference import predict_clip
+from rppg_lib.progress import progress_bar
 from rppg_lib.steps.study import Study
 from rppg_lib.training_sources import training_sets as clip_training_sets
 
@@ -51,7 +51,7 @@ def predict_all(
         raise ValueError("preprocessed is empty: nothing to predict")
     return {
         clip_id: predict_clip(model, clip, return_masks=return_masks, **kwargs)
-        for clip_id, clip in tqdm(preprocessed.items(), desc="predict", unit="clip",
+        for clip_id, clip in progress_bar(preprocessed.items(), desc="predict", unit="clip",
                                   disable=not progress)
     }
 

@@ -73,7 +73,7 @@ class TrainConfig:
         monitor: the metric (lower is better) that picks ``best.pt``: "val_hr_mae" (bpm),
             "val_loss", "train_loss", or "auto" = the first of these that the run produces.
         num_workers: DataLoader worker processes (0 = load in the training process).
-        progress: show tqdm progress bars (rank 0 only).
+        progress: show progress bars (rank 0 only; :mod:`rppg_lib.progress`).
         deterministic: ask cuDNN for deterministic kernels (no autotuning). CPU training is
             deterministic regardless.
         channels_last: train in channels-last memory format (model and batches); faster

@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
-from tqdm.auto import tqdm
 
+from rppg_lib.progress import progress_bar
 from rppg_lib.threads import network_threads
 from rppg_lib.training.checkpoint import (
     CHECKPOINT_FORMAT,
@@ -250,7 +250,7 @@ def _train(
         torch.manual_seed(config.seed + ctx.rank)
 
     show = config.progress and ctx.is_main
-    epochs = tqdm(
+    epochs = progress_bar(
         range(start_epoch, config.epochs),
         initial=start_epoch,
         total=config.epochs,
@@ -275,7 +275,7 @@ def _train(
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         count = 0
         lr = optimizer.param_groups[0]["lr"]
-        batches = tqdm(
+        batches = progress_bar(
             loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False,
             disable=not show,
         )

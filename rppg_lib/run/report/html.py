@@ -1,24 +1,35 @@
-"""``index.html``: one self-contained page summarising a run directory.
+"""``index.html``: one static page that leads with a run's answer.
 
-Figures are embedded as base64 PNG, tables (from ``tables/*.csv``) and records (from
-``metrics.json``) as HTML tables, and the manifest written by ``rppg run`` (parameters, commit,
-versions, host, timings) as tables too. Links point to the executed notebooks and to the PDF/SVG
-copies of each figure, relative to the run directory, so the folder can be moved or zipped.
+The first screen (1400×900) holds the title line (parameters, status, commit), the verdicts of
+the claims, the method comparison and the key figures with their captions (:mod:`.answer`,
+:mod:`.sections`). Then one section per notebook with its numbered figures (caption, source
+notebook, links to PDF/SVG) and tables; then, folded, the run's provenance (``manifest.json``)
+and every record of ``metrics.json``. Images and links are relative to the run directory, so
+the page opens from disk and the folder can be moved or zipped.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from html import escape
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from rppg_lib.atomic import atomic_write_text
 from rppg_lib.run.record import METRICS_FILE, load_metrics, resolve_run_dir
+from rppg_lib.run.report.answer import method_rows, verdict_rows
+from rppg_lib.run.report.browser import save_screenshot
+from rppg_lib.run.report.sections import (
+    SavedFigure,
+    SavedTable,
+    collect_figures,
+    collect_tables,
+    figure_html,
+    methods_html,
+    table_html,
+    verdicts_html,
+)
 
 __all__ = ["build_index", "INDEX_FILE", "MANIFEST_FILE"]
 
@@ -26,17 +37,30 @@ INDEX_FILE = "index.html"
 MANIFEST_FILE = "manifest.json"
 
 _CSS = """
-body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 2em auto; max-width: 70em;
-       color: #222; line-height: 1.4; padding: 0 1em; }
-h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-figure { display: inline-block; margin: 0.5em 1em 1em 0; vertical-align: top; }
-figure img { max-width: 32em; border: 1px solid #eee; }
-figcaption { font-size: 0.9em; color: #444; }
-.completed { color: #009E73; } .failed { color: #D55E00; } code { font-size: 0.9em; }
+body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 0 auto; max-width: 1600px;
+       color: #222; line-height: 1.3; padding: 0.6em 1.2em; font-size: 14px; }
+h1 { font-size: 1.35em; margin: 0 0 0.15em; } h2 { font-size: 1.15em; margin: 0.5em 0 0.3em; }
+h2.nb { border-bottom: 1px solid #ccc; margin-top: 1.6em; } h3 { font-size: 1em; }
+.runline { margin: 0 0 0.6em; color: #444; }
+.answer { display: grid; grid-template-columns: minmax(0, 1fr) 36%; gap: 1.2em; }
+table { border-collapse: collapse; margin: 0.2em 0 0.6em; font-size: 0.82em; }
+th, td { border: 1px solid #ccc; padding: 0.1em 0.4em; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: tabular-nums;
+  white-space: nowrap; }
+.ci { color: #666; font-size: 0.9em; } .note, .src { color: #666; font-size: 0.85em; }
+.note { margin: -0.4em 0 0.4em; }
+.verdict { font-weight: bold; padding: 0 0.3em; border-radius: 3px; color: #fff; }
+.verdict.holds { background: #009E73; } .verdict.fails { background: #D55E00; }
+.verdict.undecided { background: #888; }
+figure { display: inline-block; margin: 0.4em 1em 0.8em 0; vertical-align: top; max-width: 34em; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figure.key { display: block; margin: 0 0 0.6em; max-width: none; }
+figure.key img { max-height: 240px; width: auto; }
+figcaption { font-size: 0.85em; color: #333; }
+.scroll { max-height: 24em; overflow: auto; display: inline-block; }
+.completed { color: #009E73; } .failed, .interrupted { color: #D55E00; }
 pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
+details { margin: 1em 0; } summary { font-weight: bold; cursor: pointer; }
 """
 
 
@@ -99,56 +123,6 @@ def _metrics_section(metrics: dict) -> str:
     return "".join(parts) or "<p>No records.</p>"
 
 
-def _figures_section(run_dir: Path) -> str:
-    folder = run_dir / "figures"
-    pngs = sorted(folder.glob("*.png")) if folder.is_dir() else []
-    if not pngs:
-        return "<p>No figures.</p>"
-    items = []
-    for png in pngs:
-        data = base64.b64encode(png.read_bytes()).decode("ascii")
-        links = " ".join(
-            f'<a href="figures/{escape(png.stem)}.{ext}">{ext.upper()}</a>'
-            for ext in ("pdf", "svg")
-            if (folder / f"{png.stem}.{ext}").is_file()
-        )
-        items.append(
-            f'<figure id="fig-{escape(png.stem)}"><img alt="{escape(png.stem)}" '
-            f'src="data:image/png;base64,{data}"><figcaption>{escape(png.stem)} {links}'
-            "</figcaption></figure>"
-        )
-    return "".join(items)
-
-
-def _table_caption(md_path: Path) -> str | None:
-    if not md_path.is_file():
-        return None
-    for line in reversed(md_path.read_text(encoding="utf-8").splitlines()):
-        if line.strip():
-            return line[len("Table: ") :] if line.startswith("Table: ") else None
-    return None
-
-
-def _tables_section(run_dir: Path) -> str:
-    folder = run_dir / "tables"
-    csvs = sorted(folder.glob("*.csv")) if folder.is_dir() else []
-    if not csvs:
-        return "<p>No tables.</p>"
-    parts = []
-    for csv in csvs:
-        frame = pd.read_csv(csv)
-        caption = _table_caption(csv.with_suffix(".md"))
-        html_table = frame.to_html(
-            index=False, na_rep="", border=0, float_format=lambda x: f"{x:.4g}"
-        )
-        parts.append(
-            f'<h3 id="table-{escape(csv.stem)}">{escape(csv.stem)}</h3>'
-            + (f"<p>{escape(caption)}</p>" if caption else "")
-            + html_table
-        )
-    return "".join(parts)
-
-
 def _run_summary(manifest: dict) -> str:
     git = manifest.get("git", {})
     params_file = manifest.get("params_file", {})
@@ -163,93 +137,136 @@ def _run_summary(manifest: dict) -> str:
         ("params file sha256", params_file.get("sha256")),
         ("kernel", manifest.get("kernel")),
     ]
-    out = [f"<h2>Run</h2>{_kv_table(summary, ('item', 'value'))}"]
-    error = manifest.get("error")
-    if error:
-        out.append(f"<h3 class=failed>Failure</h3><pre>{escape(error.get('message', ''))}</pre>")
-    return "".join(out)
+    return f"<h3>Run</h3>{_kv_table(summary, ('item', 'value'))}"
 
 
-def _provenance_sections(manifest: dict, run_dir: Path) -> str:
-    out = []
-    timings = manifest.get("timings_seconds", {})
-    rows = []
-    for stem in manifest.get("notebooks", []):
-        executed = run_dir / "notebooks" / f"{stem}.ipynb"
-        link = (
-            f'<a href="notebooks/{escape(stem)}.ipynb">{escape(stem)}</a>'
-            if executed.is_file()
-            else escape(stem)
-        )
-        seconds = timings.get(stem)
-        shown = "not run" if seconds is None else f"{seconds:.1f}"
-        rows.append(f"<tr><td>{link}</td><td class=num>{shown}</td></tr>")
-    out.append(
-        "<h2>Notebooks</h2><table><tr><th>executed notebook</th><th>time (s)</th></tr>"
-        + "".join(rows)
-        + "</table>"
-    )
+def _provenance_sections(manifest: dict) -> str:
+    out = [_run_summary(manifest)]
     param_rows = [
         (f"{stem}: {key}", value)
         for stem, params in manifest.get("parameters", {}).items()
         for key, value in params.items()
     ]
-    out.append(f"<h2>Parameters</h2>{_kv_table(param_rows, ('notebook: parameter', 'value'))}")
+    out.append(f"<h3>Parameters</h3>{_kv_table(param_rows, ('notebook: parameter', 'value'))}")
     versions = list(manifest.get("versions", {}).items())
-    out.append(f"<h2>Versions</h2>{_kv_table(versions, ('package', 'version'))}")
-    out.append(f"<h2>Host</h2>{_kv_table(list(manifest.get('host', {}).items()))}")
+    out.append(f"<h3>Versions</h3>{_kv_table(versions, ('package', 'version'))}")
+    out.append(f"<h3>Host</h3>{_kv_table(list(manifest.get('host', {}).items()))}")
     return "".join(out)
 
 
-def _notebook_links(run_dir: Path) -> str:
-    folder = run_dir / "notebooks"
-    notebooks = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
-    if not notebooks:
-        return ""
-    items = "".join(
-        f'<li><a href="notebooks/{escape(nb.name)}">{escape(nb.stem)}</a></li>' for nb in notebooks
+def _title(folder: Path, manifest: dict) -> str:
+    """The heading and the run line: parameter file, status, commit, start and duration."""
+    git = manifest.get("git", {})
+    status = manifest.get("status")
+    parts = []
+    if manifest.get("params_file", {}).get("path"):
+        parts.append(f"<code>{escape(Path(manifest['params_file']['path']).name)}</code>")
+    if status:
+        parts.append(f"status <b class={escape(status)}>{escape(status)}</b>")
+    if git.get("commit"):
+        dirty = " + uncommitted changes" if git.get("dirty") else ""
+        parts.append(f"commit <code>{escape(str(git['commit'])[:10])}</code>{escape(dirty)}")
+    if manifest.get("started_at"):
+        parts.append(f"started {escape(str(manifest['started_at']))}")
+    if isinstance(manifest.get("total_seconds"), (int, float)):
+        parts.append(f"{manifest['total_seconds']:.0f} s")
+    parts += [f'<a href="{n}">{n}</a>' for n in (METRICS_FILE, MANIFEST_FILE)
+              if (folder / n).is_file()]
+    out = f"<h1>rppg-suite report: {escape(folder.resolve().name)}</h1>"
+    out += f'<p class="runline">{" · ".join(parts)}</p>'
+    error = manifest.get("error")
+    if error:
+        out += f"<h2 class=failed>Failure</h2><pre>{escape(error.get('message', ''))}</pre>"
+    return out
+
+
+def _answer(folder: Path, manifest: dict, metrics: dict, figures: list[SavedFigure]) -> str:
+    """The first screen: verdicts and method table on the left, key figures on the right."""
+    rows, recorded = verdict_rows(metrics, manifest.get("parameters"))
+    methods = method_rows(metrics, folder)
+    key = [f for f in figures if f.key]
+    shown = "".join(figure_html(f, css_class="key") for f in key) or (
+        "<p class=note>No figure of this run is marked as a key figure.</p>")
+    note = '<p class="note">Intervals: 95 %; best value per scenario in bold.</p>'
+    return (
+        '<div class="answer"><section id="answer-tables"><h2>Verdicts</h2>'
+        f"{verdicts_html(rows, recorded)}<h2>Methods (heart rate)</h2>{methods_html(methods)}"
+        f'{note if methods else ""}</section>'
+        f'<section id="key-figures"><h2>Key figures</h2>{shown}</section></div>'
     )
-    return f"<h2>Notebooks</h2><ul>{items}</ul>"
 
 
-def build_index(run_dir: str | os.PathLike | None = None) -> Path:
+def _notebooks(folder: Path, manifest: dict, metrics: dict, names: list[str]) -> list[str]:
+    """The run's notebooks: the manifest's list, else the executed notebooks and the
+    ``metrics.json`` sections found, plus the ``NN_`` prefix of any other figure or table."""
+    if manifest.get("notebooks"):
+        return list(manifest["notebooks"])
+    found = {p.stem for p in (folder / "notebooks").glob("*.ipynb")}
+    found |= {key for key in metrics if key[:2].isdigit()}
+    prefixes = {n[:3] for n in names if n[:2].isdigit()} - {stem[:3] for stem in found}
+    return sorted(found | prefixes)
+
+
+def _notebook_section(stem: str, folder: Path, manifest: dict, figures: list[SavedFigure],
+                      tables: list[SavedTable]) -> str:
+    executed = folder / "notebooks" / f"{stem}.ipynb"
+    link = (f'<a href="notebooks/{escape(stem)}.ipynb">executed notebook</a>'
+            if executed.is_file() else "not executed here")
+    seconds = manifest.get("timings_seconds", {}).get(stem)
+    if manifest:
+        link += " · " + ("not run" if seconds is None else f"{seconds:.1f} s")
+    title = escape(stem or "other")
+    items = [figure_html(f) for f in figures if f.notebook == stem]
+    items += [table_html(t) for t in tables if t.notebook == stem]
+    if not items:
+        items = ["<p class=note>No figures or tables.</p>"]
+    return (f'<section id="nb-{title}"><h2 class="nb">{title}</h2><p class="src">{link}</p>'
+            + "".join(items) + "</section>")
+
+
+def build_index(run_dir: str | os.PathLike | None = None, *, screenshot: bool = False) -> Path:
     """Write ``<run_dir>/index.html`` summarising the run directory; returns its path.
 
     Works on any run directory: without ``manifest.json`` (a notebook run on its own) the page
-    lists the executed notebooks found and leaves out the provenance tables.
+    leaves out the provenance. ``screenshot``: also keep ``index.png``, the first screen in
+    headless Chromium (best effort: skipped without Chromium, never raises).
     """
     folder = resolve_run_dir(run_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"run directory not found: {folder}")
-    manifest_path = folder / MANIFEST_FILE
-    manifest: dict = {}
-    if manifest_path.is_file():
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{manifest_path} is not valid JSON: {err}") from err
-    status = manifest.get("status")
+    manifest = _load_manifest(folder / MANIFEST_FILE)
+    metrics = load_metrics(folder)
+    found = [p.stem for sub in ("figures", "tables") for p in (folder / sub).glob("*.*")]
+    notebooks = _notebooks(folder, manifest, metrics, found)
+    figures, tables = collect_figures(folder, notebooks), collect_tables(folder, notebooks)
+    stems = notebooks + ([""] if any(not x.notebook for x in [*figures, *tables]) else [])
+    body = [_title(folder, manifest), _answer(folder, manifest, metrics, figures)]
+    body += [_notebook_section(s, folder, manifest, figures, tables) for s in stems]
+    if not figures:
+        body.append("<p>No figures.</p>")
+    if not tables:
+        body.append("<p>No tables.</p>")
+    if manifest:
+        body.append(f"<details><summary>Provenance (manifest.json)</summary>"
+                    f"{_provenance_sections(manifest)}</details>")
+    body.append(f"<details><summary>All records (metrics.json)</summary>"
+                f"{_metrics_section(metrics)}</details>")
     title = f"rppg-suite report: {folder.resolve().name}"
-    header = f"<h1>{escape(title)}</h1>"
-    if status:
-        header += f"<p>Status: <b class={escape(status)}>{escape(status)}</b></p>"
-    links = [
-        f'<a href="{name}">{name}</a>'
-        for name in (METRICS_FILE, MANIFEST_FILE)
-        if (folder / name).is_file()
-    ]
-    if links:
-        header += f"<p>Raw data: {' '.join(links)}</p>"
-    # Results first, then how they were made.
-    body = [header, _run_summary(manifest) if manifest else ""]
-    body.append(f"<h2>Records (metrics.json)</h2>{_metrics_section(load_metrics(folder))}")
-    body.append(f"<h2>Figures</h2>{_figures_section(folder)}")
-    body.append(f"<h2>Tables</h2>{_tables_section(folder)}")
-    body.append(_provenance_sections(manifest, folder) if manifest else _notebook_links(folder))
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body></html>\n"
+        + "\n".join(body) + "\n</body></html>\n"
     )
-    return atomic_write_text(folder / INDEX_FILE, page)
+    index = atomic_write_text(folder / INDEX_FILE, page)
+    if screenshot:
+        save_screenshot(index)
+    return index
+
+
+def _load_manifest(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
