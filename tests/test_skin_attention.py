@@ -29,8 +29,10 @@ from rppg_lib.steps.attention_masks import (
     save_attention,
     save_attention_sources,
     save_source_attention,
+    save_source_masks,
     skin_on_grid,
     source_attention,
+    usable_sources,
 )
 from rppg_lib.steps.inverse_attention_noise import (
     estimate_clips,
@@ -38,6 +40,7 @@ from rppg_lib.steps.inverse_attention_noise import (
     plot_source_comparison,
     region_correlation_table,
     source_comparison,
+    source_correlation_tables,
 )
 from rppg_lib.steps.study import prepare_study
 from rppg_lib.weights import load_open_rppg_tscan, open_rppg_inputs
@@ -242,6 +245,38 @@ def test_a_bad_source_names_the_parameter(world, tmp_path):
         save_source_attention(tmp_path, oracle, "trained")
     with pytest.raises(FileNotFoundError, match="released_weights"):
         source_attention("released", [clip], pre, released_weights="")
+    for bad in (["trained", "imagenet"], [], "oracle"):
+        with pytest.raises(ValueError, match="attention_sources"):
+            usable_sources(bad, synthetic=True, released_weights="")
+
+
+def test_usable_sources_says_why_a_source_is_left_out(tmp_path):
+    weights = tmp_path / "open_rppg.whl"
+    kept, skipped = usable_sources(["oracle", "trained", "oracle", "released"], synthetic=False,
+                                   released_weights=weights)
+    assert kept == ["trained"] and sorted(skipped) == ["oracle", "released"]
+    assert "synthetic data only" in skipped["oracle"] and str(weights) in skipped["released"]
+    weights.write_bytes(b"")
+    assert usable_sources(["released", "oracle"], synthetic=True, released_weights=weights) == (
+        ["released", "oracle"], {})
+
+
+def test_save_source_masks_indexes_the_clips_and_tables_cover_them(world, tmp_path):
+    study, pre = world
+    test = study.clips("test")
+    saved = save_source_masks(tmp_path, ["trained", "oracle"], test, pre,
+                              trained_ids=study.clip_ids(), progress=False)
+    assert list(saved) == ["oracle"] and list(saved["oracle"]) == [test[0].clip_id]
+    assert load_attention_sources(tmp_path) == {"trained": study.clip_ids(),
+                                                "oracle": [test[0].clip_id]}
+    oracle = oracle_attention(study.clips(), pre)
+    tables = source_correlation_tables(study.clips(), {"oracle": saved["oracle"],
+                                                       "released": {}, "trained": oracle}, pre)
+    assert sorted(tables) == ["oracle", "trained"]  # no clip of "released": left out
+    assert len(tables["oracle"]) == 3 and len(tables["trained"]) == 9  # clips x R, G, B
+    mine = tables["oracle"].set_index("channel")
+    theirs = tables["trained"].query(f"clip_id == '{test[0].clip_id}'").set_index("channel")
+    np.testing.assert_allclose(mine["r_inverse"], theirs["r_inverse"], rtol=1e-12)
 
 
 def _table(subject_r: dict[str, float], clips_per_subject: int = 2) -> pd.DataFrame:

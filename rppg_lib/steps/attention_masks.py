@@ -71,6 +71,8 @@ __all__ = [
     "load_attention",
     "save_attention_sources",
     "load_attention_sources",
+    "usable_sources",
+    "save_source_masks",
     "attention_skin_fraction",
 ]
 
@@ -248,6 +250,53 @@ def released_skin_fraction(
                          "fraction": share.fraction, "chance": share.chance_mean,
                          "lift": share.lift})
     return pd.DataFrame(rows)
+
+
+def usable_sources(
+    attention_sources: Sequence[str], *, synthetic: bool, released_weights: str | os.PathLike
+) -> tuple[list[str], dict[str, str]]:
+    """The sources of ``attention_sources`` (names of :data:`ATTENTION_SOURCES`) this run can
+    make, in order without repeats, and {source: why not} for the others: the ground-truth skin
+    needs synthetic data, the released network its weights file."""
+    if isinstance(attention_sources, str) or not attention_sources:
+        raise ValueError(f"attention_sources must be a non-empty list of {ATTENTION_SOURCES}, "
+                         f"got {attention_sources!r}")
+    for source in attention_sources:
+        check_choice(source, "attention_sources entry", ATTENTION_SOURCES)
+    skipped = {}
+    if "oracle" in attention_sources and not synthetic:
+        skipped["oracle"] = "the ground-truth skin exists for synthetic data only"
+    if "released" in attention_sources and not (released_weights
+                                                and Path(released_weights).is_file()):
+        skipped["released"] = f"no open-rppg weights at released_weights = {released_weights!r}"
+    return [s for s in dict.fromkeys(attention_sources) if s not in skipped], skipped
+
+
+def save_source_masks(
+    run_dir: str | os.PathLike,
+    sources: Sequence[str],
+    clips: Sequence[Clip],
+    preprocessed: Mapping[str, Any],
+    *,
+    trained_ids: Sequence[str],
+    released_weights: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> dict[str, dict[str, AttentionMasks]]:
+    """Masks of every source of ``sources`` but the trained network on ``clips``
+    (:func:`source_attention`), saved per clip (:func:`save_source_attention`), and the index of
+    which clips each source covers (:func:`save_attention_sources`; the trained network's are
+    ``trained_ids``, saved by :func:`save_attention`). Returns {source: {clip_id: masks}}."""
+    out = {}
+    for source in dict.fromkeys(sources):
+        if check_choice(source, "source", ATTENTION_SOURCES) == TRAINED_SOURCE:
+            continue
+        out[source] = source_attention(source, clips, preprocessed,
+                                       released_weights=released_weights, progress=progress)
+        for masks in out[source].values():
+            save_source_attention(run_dir, masks, source)
+    save_attention_sources(run_dir, {TRAINED_SOURCE: trained_ids,
+                                     **{source: list(masks) for source, masks in out.items()}})
+    return out
 
 
 @dataclass

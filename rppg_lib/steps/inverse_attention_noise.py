@@ -5,7 +5,9 @@ It turns the attention masks of ``03_attention_masks`` into corruption estimates
 (:func:`estimate_clips`, stored per clip with :func:`save_clip_estimates`) and checks, on clips
 whose injected illumination is known, that the inverse-attention region tracks it better than the
 attended region (:func:`region_correlation_table`, :func:`region_claim`, the paper's premise:
-claim 3).
+claim 3). The same arithmetic runs on the masks of every attention source of notebook 03 (the
+trained network, the released TS-CAN, the ground-truth skin): estimates saved by source, and the
+sources side by side with intervals over subjects (:func:`source_comparison`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ __all__ = [
     "MASK_VARIANTS",
     "region_claim_variants",
     "plot_inverse_masks",
+    "source_correlation_tables",
     "source_comparison",
     "plot_source_comparison",
 ]
@@ -328,6 +331,24 @@ def _source_rows(source: str, table: pd.DataFrame, seed: int) -> list[dict[str, 
                    n_clips=int(group["clip_id"].nunique()))
         rows.append(row)
     return rows
+
+
+def source_correlation_tables(
+    clips: Sequence[Any],
+    attention_by_source: Mapping[str, Mapping[str, Any]],
+    preprocessed: Mapping[str, Any],
+    **options: Any,
+) -> dict[str, pd.DataFrame]:
+    """{source: :func:`region_correlation_table` rows} over the ``clips`` each source has masks
+    for (attention_by_source: {source: {clip_id: ClipAttention or AttentionMasks}}); a source
+    with none of the clips is left out. ``options`` as for :func:`region_correlation_table`."""
+    tables = {}
+    for source, attention in attention_by_source.items():
+        check_choice(source, "source", ATTENTION_SOURCES)
+        covered = [clip for clip in clips if clip.clip_id in attention]
+        if covered:
+            tables[source] = region_correlation_table(covered, attention, preprocessed, **options)
+    return tables
 
 
 def source_comparison(tables: Mapping[str, pd.DataFrame], *, seed: int = 0) -> pd.DataFrame:
