@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import torch
 from keras_synthetic import write_open_rppg_weights
+from matplotlib.container import ErrorbarContainer
 
 from rppg_lib.attention import AttentionMasks, crop_skin_masks, skin_fraction, skin_on_mask_grid
 from rppg_lib.datasets import load_skin_masks
@@ -213,6 +214,7 @@ def test_attention_and_estimates_round_trip_by_source(world, tmp_path):
     save_attention_sources(tmp_path, {"oracle": [clip.clip_id], "trained": [clip.clip_id]})
     assert load_attention_sources(tmp_path) == {"trained": [clip.clip_id],
                                                 "oracle": [clip.clip_id]}
+    assert list(load_attention_sources(tmp_path)) == ["trained", "oracle"]  # ATTENTION_SOURCES
     attention = {clip.clip_id: load_attention(tmp_path, clip.clip_id, "oracle")}
     out = estimate_clips(attention, pre, run_dir=tmp_path, source="oracle", progress=False)
     assert (tmp_path / "artifacts" / ESTIMATES_STAGE / "oracle" / f"{clip.clip_id}.npz").is_file()
@@ -318,6 +320,11 @@ def test_source_comparison_means_intervals_and_counts():
     heights = [bar.get_height() for bar in panels[0].patches]
     assert heights[:4] == pytest.approx(oracle["r_inverse"].tolist())
     assert heights[4:] == pytest.approx(oracle["r_attention"].tolist())
+    # error bars: the 4 intervals of each region with 5 subjects, none with 2
+    bars = [[len(c.lines[2][0].get_segments()) for c in ax.containers
+             if isinstance(c, ErrorbarContainer)] for ax in panels]
+    assert bars == [[4, 4], [0, 0]]
+    assert panels[1].get_title() == "trained: n = 2 subjects, 4 clips, no CI"
 
 
 def test_released_attention_is_the_windowed_network_on_the_mask_grid(world, tmp_path):

@@ -375,8 +375,10 @@ def save_attention_sources(
 
 
 def load_attention_sources(run_dir: str | os.PathLike) -> dict[str, list[str]]:
-    """{source: [clip_id, ...]} written by :func:`save_attention_sources`."""
-    return artifacts.load_json(run_dir, ATTENTION_STAGE, SOURCES_INDEX)
+    """{source: [clip_id, ...]} written by :func:`save_attention_sources`, in the order of
+    :data:`ATTENTION_SOURCES`."""
+    index = artifacts.load_json(run_dir, ATTENTION_STAGE, SOURCES_INDEX)
+    return {source: index[source] for source in ATTENTION_SOURCES if source in index}
 
 
 def attention_skin_fraction(

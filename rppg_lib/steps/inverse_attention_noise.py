@@ -383,7 +383,7 @@ def plot_source_comparison(comparison: pd.DataFrame) -> Figure:
         raise ValueError("comparison is empty: nothing to plot")
     sources = list(dict.fromkeys(comparison["source"]))
     with style_context():
-        fig = Figure(figsize=(2.3 * len(sources) + 0.4, 2.6), layout="constrained")
+        fig = Figure(figsize=(2.3 * len(sources) + 0.4, 2.8), layout="constrained")
         axes = fig.subplots(1, len(sources), sharey=True, squeeze=False)[0]
         for ax, source in zip(axes, sources, strict=True):
             rows = comparison[comparison["source"] == source].reset_index(drop=True)
@@ -391,16 +391,20 @@ def plot_source_comparison(comparison: pd.DataFrame) -> Figure:
             for offset, (column, label, color) in zip((-0.2, 0.2), (
                     ("r_inverse", "inverse region", COLORS[0]),
                     ("r_attention", "attended region", COLORS[1])), strict=True):
+                ax.bar(x + offset, rows[column], width=0.4, color=color, label=label)
                 low = (rows[column] - rows[f"{column}_low"]).to_numpy(float)
                 high = (rows[f"{column}_high"] - rows[column]).to_numpy(float)
-                ax.bar(x + offset, rows[column], width=0.4, color=color, label=label,
-                       yerr=np.nan_to_num(np.vstack([low, high])), capsize=2)
+                shown = np.isfinite(low) & np.isfinite(high)  # no interval under 3 subjects
+                ax.errorbar((x + offset)[shown], rows[column][shown], fmt="none", ecolor="black",
+                            yerr=np.vstack([low, high])[:, shown], capsize=2, linewidth=0.8)
             ax.set_xticks(x, rows["channel"])
             ax.set_ylim(0, 1)
-            ax.set_title(f"{source}: {rows['n_subjects'].iloc[-1]} subj., "
-                         f"{rows['n_clips'].iloc[-1]} clips", fontsize=8)
+            n, clips = rows["n_subjects"].iloc[-1], rows["n_clips"].iloc[-1]
+            note = "" if n >= _MIN_SUBJECTS else ", no CI"
+            ax.set_title(f"{source}: n = {n} subjects, {clips} clips{note}", fontsize=8)
         axes[0].set_ylabel("|r| with injected light")
-        axes[0].legend(fontsize=7, loc="upper left")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=7)
     return fig
 
 
