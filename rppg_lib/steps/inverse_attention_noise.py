@@ -339,16 +339,17 @@ def source_correlation_tables(
     preprocessed: Mapping[str, Any],
     **options: Any,
 ) -> dict[str, pd.DataFrame]:
-    """{source: :func:`region_correlation_table` rows} over the ``clips`` each source has masks
-    for (attention_by_source: {source: {clip_id: ClipAttention or AttentionMasks}}); a source
-    with none of the clips is left out. ``options`` as for :func:`region_correlation_table`."""
-    tables = {}
-    for source, attention in attention_by_source.items():
+    """{source: :func:`region_correlation_table` rows} on the same clips for every source: those
+    of ``clips`` that all sources with masks for any of them cover (attention_by_source:
+    {source: {clip_id: ClipAttention or AttentionMasks}}); a source with none of the clips is
+    left out. ``options`` as for :func:`region_correlation_table`."""
+    for source in attention_by_source:
         check_choice(source, "source", ATTENTION_SOURCES)
-        covered = [clip for clip in clips if clip.clip_id in attention]
-        if covered:
-            tables[source] = region_correlation_table(covered, attention, preprocessed, **options)
-    return tables
+    present = {source: attention for source, attention in attention_by_source.items()
+               if any(clip.clip_id in attention for clip in clips)}
+    common = [clip for clip in clips if all(clip.clip_id in a for a in present.values())]
+    return {source: region_correlation_table(common, attention, preprocessed, **options)
+            for source, attention in present.items() if common}
 
 
 def source_comparison(tables: Mapping[str, pd.DataFrame], *, seed: int = 0) -> pd.DataFrame:
