@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from rppg_lib.atomic import atomic_write_bytes, atomic_write_json
+from rppg_lib.validation import check_choice
 
 __all__ = [
     "ARTIFACTS",
@@ -27,6 +28,10 @@ __all__ = [
     "load_arrays",
     "save_json",
     "load_json",
+    "ATTENTION_SOURCES",
+    "TRAINED_SOURCE",
+    "SOURCES_INDEX",
+    "source_artifact",
 ]
 
 ARTIFACTS = "artifacts"
@@ -99,3 +104,15 @@ NETWORK_STAGE = "02_train_tscan"
 DENOISER_STAGE = "05_lstm_denoising"
 
 
+# Where the attention masks of notebooks 03/04 come from: the network trained in notebook 02, the
+# released open-rppg TS-CAN (trained on real video), the ground-truth skin (synthetic data).
+ATTENTION_SOURCES: tuple[str, ...] = ("trained", "released", "oracle")
+TRAINED_SOURCE = "trained"
+SOURCES_INDEX = "sources"  # <stage>/sources.json: {source: [clip_id, ...]} saved by a stage
+
+
+def source_artifact(name: str, source: str) -> str:
+    """Artifact ``name`` of attention ``source``: ``name`` itself for the trained network (what
+    later notebooks read by default), ``<source>/<name>`` (a subfolder) for the other sources."""
+    check_choice(source, "source", ATTENTION_SOURCES)
+    return name if source == TRAINED_SOURCE else f"{source}/{name}"

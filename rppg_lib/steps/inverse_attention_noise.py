@@ -6,7 +6,9 @@ It turns the attention masks of ``03_attention_masks`` into corruption estimates
 whose injected illumination is known, that the inverse-attention region tracks it better than the
 attended region (:func:`region_correlation_table`, :func:`region_claim`, the paper's premise:
 claim 3; :func:`region_verdicts` reads it from 95 % intervals over subjects: holds, fails or
-undecided).
+undecided). The same arithmetic runs on the masks of every attention source of notebook 03 (the
+trained network, the released TS-CAN, the ground-truth skin): estimates saved by source, and the
+sources side by side with intervals over subjects (:func:`source_comparison`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from scipy import stats
 
 from rppg_lib.denoiser import region_correlations
 from rppg_lib.inverse_attention import (
@@ -31,12 +34,17 @@ from rppg_lib.inverse_attention import (
 )
 from rppg_lib.metrics import standard_error
 from rppg_lib.progress import progress_bar
-from rppg_lib.run.report.figures import style_context
+from rppg_lib.run.report.figures import COLORS, style_context
 from rppg_lib.stats import paired_cluster_bootstrap, verdict_rows
 from rppg_lib.steps import artifacts
-from rppg_lib.steps.artifacts import ESTIMATES_STAGE, NETWORK_STAGE
+from rppg_lib.steps.artifacts import (
+    ATTENTION_SOURCES,
+    ESTIMATES_STAGE,
+    NETWORK_STAGE,
+    TRAINED_SOURCE,
+)
 from rppg_lib.training import load_checkpoint
-from rppg_lib.validation import check_positive, check_positive_int
+from rppg_lib.validation import check_choice, check_positive, check_positive_int
 
 __all__ = [
     "NETWORK_LABELS",
@@ -51,6 +59,9 @@ __all__ = [
     "MASK_VARIANTS",
     "region_claim_variants",
     "plot_inverse_masks",
+    "source_correlation_tables",
+    "source_comparison",
+    "plot_source_comparison",
 ]
 
 # TrainConfig.model -> the name used in tables and figures.
@@ -69,18 +80,29 @@ def trained_network(run_dir: str | os.PathLike) -> str:
 # --- 04: corruption estimates of every clip, and which region tracks the injected light -------
 
 
+def _estimates_path(run_dir: str | os.PathLike, clip_id: str, source: str, must_exist: bool
+                    ) -> Path:
+    name = artifacts.source_artifact(f"{clip_id}.npz", source)
+    return artifacts.artifact_path(run_dir, ESTIMATES_STAGE, name, must_exist=must_exist)
+
+
 def save_clip_estimates(
-    run_dir: str | os.PathLike, clip_id: str, estimates: CorruptionEstimates
+    run_dir: str | os.PathLike,
+    clip_id: str,
+    estimates: CorruptionEstimates,
+    source: str = TRAINED_SOURCE,
 ) -> Path:
-    """Write ``artifacts/04_inverse_attention_noise/<clip_id>.npz`` (``save_estimates``)."""
-    path = artifacts.artifact_path(run_dir, ESTIMATES_STAGE, f"{clip_id}.npz", must_exist=False)
-    return Path(save_estimates(path, estimates))
+    """Write ``artifacts/04_inverse_attention_noise/<clip_id>.npz`` (``save_estimates``); the
+    estimates of another attention ``source`` go to ``<source>/<clip_id>.npz`` beside it."""
+    return Path(save_estimates(_estimates_path(run_dir, clip_id, source, False), estimates))
 
 
-def load_clip_estimates(run_dir: str | os.PathLike, clip_id: str) -> CorruptionEstimates:
-    """The estimates of ``clip_id`` written by notebook 04 (:func:`save_clip_estimates`)."""
-    path = artifacts.artifact_path(run_dir, ESTIMATES_STAGE, f"{clip_id}.npz", must_exist=True)
-    return load_estimates(path)
+def load_clip_estimates(
+    run_dir: str | os.PathLike, clip_id: str, source: str = TRAINED_SOURCE
+) -> CorruptionEstimates:
+    """The estimates of ``clip_id`` from attention ``source`` (:data:`ATTENTION_SOURCES`)
+    written by notebook 04 (:func:`save_clip_estimates`)."""
+    return load_estimates(_estimates_path(run_dir, clip_id, source, True))
 
 
 def estimate_clips(
@@ -88,6 +110,7 @@ def estimate_clips(
     preprocessed: Mapping[str, Any],
     *,
     run_dir: str | os.PathLike | None = None,
+    source: str = TRAINED_SOURCE,
     progress: bool = True,
     **options: Any,
 ) -> dict[str, CorruptionEstimates]:
@@ -99,22 +122,24 @@ def estimate_clips(
     clip's own frame rate (``preprocessed[clip_id].fps``; the release assumed 30 Hz).
     options: passed to :func:`rppg_lib.inverse_attention.corruption_estimates` (kind,
     threshold, mode, lam, band, order). With ``run_dir``, each clip is also saved
-    (:func:`save_clip_estimates`).
+    (:func:`save_clip_estimates`) as the estimates of attention ``source``.
     """
+    check_choice(source, "source", ATTENTION_SOURCES)
     if not attention:
         raise ValueError("attention is empty: no clips to estimate")
     missing = [i for i in attention if i not in preprocessed]
     if missing:
         raise KeyError(f"clips {missing} have attention masks but no preprocessed frames")
     out = {}
-    bar = progress_bar(list(attention), desc="estimates", unit="clip", disable=not progress)
+    bar = progress_bar(list(attention), desc=f"{source} estimates", unit="clip",
+                       disable=not progress)
     for clip_id in bar:
         att, pre = attention[clip_id], preprocessed[clip_id]
         est = corruption_estimates(
             att.masks.gate1, pre.mask_frames, att.pulse_derivative, fs=pre.fps, **options
         )
         if run_dir is not None:
-            save_clip_estimates(run_dir, clip_id, est)
+            save_clip_estimates(run_dir, clip_id, est, source)
         out[clip_id] = est
     return out
 
@@ -303,6 +328,118 @@ def plot_inverse_masks(
         fig.colorbar(ignored, ax=axes[2, :].tolist(), shrink=0.8)
         fig.suptitle(f"inverse region: {100 * float(inv.mean()):.0f} % of the grid on average",
                      fontsize=9)
+    return fig
+
+
+# --- 04: the attention sources side by side -----------------------------------------------------
+
+_MIN_SUBJECTS = 3  # fewer subjects give no bootstrap interval
+_SOURCE_STATS = ("r_inverse", "r_attention", "difference")
+
+
+def _subject_mean_interval(values: pd.Series, subjects: pd.Series, seed: int
+                           ) -> tuple[float, float, float]:
+    """Mean over subjects of the per-subject means of ``values`` and its 95 % interval
+    (percentile bootstrap over subjects, 2000 resamples); (mean, nan, nan) under 3 subjects."""
+    means = values.groupby(subjects.to_numpy()).mean().to_numpy(float)
+    if len(means) < _MIN_SUBJECTS:
+        return float(means.mean()), float("nan"), float("nan")
+    result = stats.bootstrap((means,), np.mean, confidence_level=0.95, n_resamples=2000,
+                             method="percentile", rng=np.random.default_rng(seed))
+    interval = result.confidence_interval
+    return float(means.mean()), float(interval.low), float(interval.high)
+
+
+def _source_rows(source: str, table: pd.DataFrame, seed: int) -> list[dict[str, Any]]:
+    """The rows of :func:`source_comparison` for one source's correlation table."""
+    table = table.assign(difference=table["r_inverse"] - table["r_attention"])
+    per_clip = table.groupby(["clip_id", "subject"], as_index=False)[list(_SOURCE_STATS)].mean()
+    groups = [(c, table[table["channel"] == c]) for c in CHANNELS if c in set(table["channel"])]
+    rows = []
+    for channel, group in [*groups, ("mean", per_clip)]:
+        row: dict[str, Any] = {"source": source, "channel": channel}
+        for column in _SOURCE_STATS:
+            mean, low, high = _subject_mean_interval(group[column], group["subject"], seed)
+            row.update({column: mean, f"{column}_low": low, f"{column}_high": high})
+        row.update(n_subjects=int(group["subject"].nunique()),
+                   n_clips=int(group["clip_id"].nunique()))
+        rows.append(row)
+    return rows
+
+
+def source_correlation_tables(
+    clips: Sequence[Any],
+    attention_by_source: Mapping[str, Mapping[str, Any]],
+    preprocessed: Mapping[str, Any],
+    **options: Any,
+) -> dict[str, pd.DataFrame]:
+    """{source: :func:`region_correlation_table` rows} on the same clips for every source: those
+    of ``clips`` that all sources with masks for any of them cover (attention_by_source:
+    {source: {clip_id: ClipAttention or AttentionMasks}}); a source with none of the clips is
+    left out. ``options`` as for :func:`region_correlation_table`."""
+    for source in attention_by_source:
+        check_choice(source, "source", ATTENTION_SOURCES)
+    present = {source: attention for source, attention in attention_by_source.items()
+               if any(clip.clip_id in attention for clip in clips)}
+    common = [clip for clip in clips if all(clip.clip_id in a for a in present.values())]
+    return {source: region_correlation_table(common, attention, preprocessed, **options)
+            for source, attention in present.items() if common}
+
+
+def source_comparison(tables: Mapping[str, pd.DataFrame], *, seed: int = 0) -> pd.DataFrame:
+    """The attention sources side by side: how closely each source's inverse-attention estimate
+    (and, for contrast, its attended region) follows the injected illumination.
+
+    tables: {source: :func:`region_correlation_table` rows} (sources of :data:`ATTENTION_SOURCES`).
+    One row per source and channel (red, green, blue, and "mean": the channels averaged per clip
+    first) with r_inverse, r_attention and difference = r_inverse − r_attention (claim 3), each the
+    mean over subjects of the per-subject mean |r| with its 95 % interval (``_low``, ``_high``:
+    percentile bootstrap over subjects, seeded by ``seed``; NaN with fewer than 3 subjects), and
+    n_subjects, n_clips.
+    """
+    if not tables:
+        raise ValueError("tables is empty: no attention source to compare")
+    need = {"clip_id", "subject", "channel", "r_inverse", "r_attention"}
+    rows = []
+    for source, table in tables.items():
+        check_choice(source, "source", ATTENTION_SOURCES)
+        if not isinstance(table, pd.DataFrame) or not need <= set(table.columns) or table.empty:
+            raise ValueError(f"tables[{source!r}] must be non-empty region_correlation_table "
+                             f"rows with columns {sorted(need)}")
+        rows.extend(_source_rows(source, table, seed))
+    return pd.DataFrame(rows)
+
+
+def plot_source_comparison(comparison: pd.DataFrame) -> Figure:
+    """One panel per attention source: mean |r| with the injected light per channel of the
+    inverse region and of the attended region, with their 95 % intervals as bars where there are
+    enough subjects (:func:`source_comparison` rows)."""
+    if comparison.empty:
+        raise ValueError("comparison is empty: nothing to plot")
+    sources = list(dict.fromkeys(comparison["source"]))
+    with style_context():
+        fig = Figure(figsize=(2.3 * len(sources) + 0.4, 2.8), layout="constrained")
+        axes = fig.subplots(1, len(sources), sharey=True, squeeze=False)[0]
+        for ax, source in zip(axes, sources, strict=True):
+            rows = comparison[comparison["source"] == source].reset_index(drop=True)
+            x = np.arange(len(rows))
+            for offset, (column, label, color) in zip((-0.2, 0.2), (
+                    ("r_inverse", "inverse region", COLORS[0]),
+                    ("r_attention", "attended region", COLORS[1])), strict=True):
+                ax.bar(x + offset, rows[column], width=0.4, color=color, label=label)
+                low = (rows[column] - rows[f"{column}_low"]).to_numpy(float)
+                high = (rows[f"{column}_high"] - rows[column]).to_numpy(float)
+                shown = np.isfinite(low) & np.isfinite(high)  # no interval under 3 subjects
+                ax.errorbar((x + offset)[shown], rows[column][shown], fmt="none", ecolor="black",
+                            yerr=np.vstack([low, high])[:, shown], capsize=2, linewidth=0.8)
+            ax.set_xticks(x, rows["channel"])
+            ax.set_ylim(0, 1)
+            n, clips = rows["n_subjects"].iloc[-1], rows["n_clips"].iloc[-1]
+            note = "" if n >= _MIN_SUBJECTS else ", no CI"
+            ax.set_title(f"{source}: n = {n} subjects, {clips} clips{note}", fontsize=8)
+        axes[0].set_ylabel("|r| with injected light")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=7)
     return fig
 
 
