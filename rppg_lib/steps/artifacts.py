@@ -99,3 +99,11 @@ NETWORK_STAGE = "02_train_tscan"
 DENOISER_STAGE = "05_lstm_denoising"
 
 
+# The optional breathing network of notebook 02 (its parameter br_model): checkpoints in this
+# subfolder of NETWORK_STAGE, its respiration output per clip and what was trained (json).
+BR_MODEL_DIR = "br_model"
+BR_RESP = "br_resp"
+BR_MODEL_INFO = "br_model"
+
+# The BR LSTM's denoised respiration per clip, under DENOISER_STAGE.
+BR_DENOISED = "denoised_br"
