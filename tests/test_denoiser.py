@@ -375,7 +375,7 @@ def test_inverse_region_tracks_the_injected_corruption_better():
 # --- the BR LSTM: target "resp" -----------------------------------------------------------------
 
 
-def _breathing_item(rng: np.random.Generator, seconds: float = 30.0):
+def _breathing_item(rng: np.random.Generator, seconds: float = 20.0):
     """(BR-conditioned estimates, respiration): the network's respiration output r carries the
     breathing plus a slow flicker in the BR band, which the R, G, B estimates carry too."""
     t = np.arange(int(seconds * FS)) / FS
@@ -390,22 +390,21 @@ def _breathing_item(rng: np.random.Generator, seconds: float = 30.0):
 
 
 def test_br_lstm_learns_the_respiration_under_a_flicker():
-    """Measured (seed 0, 12 training clips, 12 epochs): BR MAE of the BR LSTM 0.x breaths/min
-    over 6 test clips of 30 s (one window each) against y of its input r."""
+    """Measured (seed 0; 16 training clips of 20 s, 10 epochs, about 15 s on one CPU thread): BR
+    MAE 0.0 breaths/min for the BR LSTM against 3.6 for its input r, over n = 6 test clips of
+    one 20 s window each (small n: the margin, not the exact numbers, is the claim)."""
     rng = np.random.default_rng(0)
-    train_items = [_breathing_item(rng) for _ in range(12)]
+    train_items = [_breathing_item(rng) for _ in range(16)]
     val_items = [_breathing_item(rng) for _ in range(2)]
     test_items = [_breathing_item(rng) for _ in range(6)]
-    config = preset("lstm", epochs=20, lr=0.01, max_grad_norm=1.0, chunk_length=120, batch_size=8,
-                    chunk_hop=60, model_kwargs={"hidden_size": 16}, progress=False,
-                    device="cpu", seed=0)
-    run = train_denoiser(train_items, val_items, config, hr_window_s=30.0, target="resp")
+    config = preset("lstm", epochs=10, lr=0.003, max_grad_norm=1.0, batch_size=8,
+                    model_kwargs={"hidden_size": 16}, progress=False, device="cpu", seed=0)
+    run = train_denoiser(train_items, val_items, config, hr_window_s=20.0, target="resp")
     assert run.target == "resp" and run.model.bidirectional_decoder
     assert run.result.monitor == "val_br_mae" and "val_hr_mae" not in run.history.columns
-    rows = evaluate_denoiser(run.model, test_items, window_s=30.0, target="resp")
-    mae = rows.groupby("method")["abs_error"].mean()
-    n = rows.groupby("method")["abs_error"].size()
-    print(mae, n, run.history[["epoch", "train_loss", "val_loss", "val_br_mae"]])
-    assert n["LSTM (rgb+pulse)"] == 6
-    assert mae["LSTM (rgb+pulse)"] < 2.0, mae
-    assert mae["LSTM (rgb+pulse)"] < mae[NETWORK_LABEL] - 3.0, mae
+    rows = evaluate_denoiser(run.model, test_items, window_s=20.0, target="resp")
+    errors = rows.groupby("method")["abs_error"].agg(["mean", "size"])
+    lstm, network = errors.loc["LSTM (rgb+pulse)"], errors.loc[NETWORK_LABEL]
+    assert lstm["size"] == network["size"] == 6
+    assert lstm["mean"] < 1.5, errors
+    assert lstm["mean"] < network["mean"] - 2.0, errors

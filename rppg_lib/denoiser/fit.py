@@ -184,8 +184,8 @@ def _lstm_config(config: TrainConfig | None, channels: str, target: str = "pulse
                 f"(which needs {value})"
             )
         kwargs[key] = value
-    # the release's BR model decodes in both directions (HR: forwards only)
-    kwargs.setdefault("bidirectional_decoder", target == "resp")
+    if target == "resp":  # the release's BR model decodes in both directions (HR: forwards)
+        kwargs.setdefault("bidirectional_decoder", True)
     return dataclasses.replace(config, model_kwargs=kwargs)
 
 
