@@ -4,6 +4,8 @@ evaluation, and the perfect respiration's breathing rate."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from study_clips import FS, estimates_for
 from test_comparison import _clip_signals
 
 from rppg_lib.constants import BR_BAND, BR_DETREND_LAMBDA
+from rppg_lib.inference import load_model
 from rppg_lib.inverse_attention import reconditioned
 from rppg_lib.steps.evaluation import add_breathing, breathing_methods, evaluate_methods
 from rppg_lib.steps.lstm_denoising import (
@@ -19,7 +22,16 @@ from rppg_lib.steps.lstm_denoising import (
     has_br_denoised,
     load_br_denoised,
 )
-from rppg_lib.steps.train_tscan import load_br_model, load_br_resp, save_br_model
+from rppg_lib.steps.train_tscan import (
+    br_config,
+    load_br_model,
+    load_br_resp,
+    predict_resp,
+    save_br_model,
+    train_br_model,
+    training_summary,
+)
+from rppg_lib.training import TrainConfig
 
 N = 600  # 20 s at 30 Hz
 
@@ -98,3 +110,42 @@ def test_br_artifacts_flow_from_02_through_05_to_06(tmp_path):
         add_breathing(signals, methods)
     with pytest.raises(ValueError, match="samples for 600 frames"):
         add_breathing([_clip_signals("a", "clean")], {"a": {"x": np.zeros(5)}})
+
+
+def _preprocessed(clip_id: str, seed: int, n: int = 180) -> SimpleNamespace:
+    """A 6 s clip of random 36 x 36 inputs with pulse (72 bpm) and respiration (15 /min)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / FS
+    bvp, resp = np.sin(2 * np.pi * 1.2 * t), np.sin(2 * np.pi * 0.25 * t)
+    return SimpleNamespace(
+        clip_id=clip_id, fps=FS, frame_times=t, bvp=bvp, resp=resp,
+        motion=rng.standard_normal((n, 36, 36, 3)).astype(np.float32),
+        appearance=rng.standard_normal((n, 36, 36, 3)).astype(np.float32),
+        labels=np.append(np.diff(bvp), 0.0).astype(np.float32),
+        resp_labels=np.append(np.diff(resp), 0.0).astype(np.float32),
+    )
+
+
+def test_train_br_model_trains_mttscan_with_both_labels_and_records_its_stop(tmp_path):
+    splits = {"train": ["a"], "val": ["b"], "test": []}
+    study = SimpleNamespace(clip_ids=lambda split: splits[split])
+    preprocessed = {"a": _preprocessed("a", 0), "b": _preprocessed("b", 1)}
+    base = TrainConfig(epochs=1, batch_size=2, chunk_length=30, lr=1e-3, scheduler="none",
+                       progress=False, device="cpu", seed=0)
+    config = br_config(base, tmp_path, epochs=2, patience=1)
+    assert (config.model, config.monitor, config.patience) == ("mttscan", "val_br_mae", 1)
+    assert config.checkpoint_dir == str(tmp_path / "artifacts" / "02_train_tscan" / "br_model")
+    result = train_br_model(study, preprocessed, config)
+    summary = training_summary(result)
+    assert summary["monitor"] == "val_br_mae" and summary["best_epoch"] in (1, 2)
+    assert 0 <= summary["val_br_mae"] < 30 and 0 <= summary["val_hr_mae"] < 110
+    assert summary["stopped_epoch"] == len(result.history) <= 2
+    model = load_model(result.best_path).model
+    resp = predict_resp(model, preprocessed, progress=False)
+    assert sorted(resp) == ["a", "b"] and resp["a"].shape == (180,)
+    assert np.isfinite(resp["a"]).all()
+    with pytest.raises(ValueError, match="config.model must be one of"):
+        train_br_model(study, preprocessed, base)
+    splits["val"] = []
+    with pytest.raises(ValueError, match="no validation clips"):
+        train_br_model(study, preprocessed, config)
