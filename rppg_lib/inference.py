@@ -33,6 +33,7 @@ from rppg_lib import weights as released
 from rppg_lib.attention import AttentionMasks
 from rppg_lib.constants import (
     BR_BAND,
+    BR_DETREND_LAMBDA,
     DETREND_LAMBDA_TOOLBOX,
     FRAME_DEPTH,
     HR_BAND,
@@ -56,6 +57,7 @@ __all__ = [
     "extract_masks",
     "process_waveform",
     "hr_validator",
+    "br_validator",
     "LoadedModel",
     "load_model",
     "OUTPUT_KINDS",
@@ -391,6 +393,45 @@ def hr_validator(
             )
             errors.append(np.abs(pred.hr_series - ref_hr))
         return {"val_hr_mae": float(np.mean(np.concatenate(errors)))}
+
+    return validate
+
+
+def br_validator(
+    clips: Sequence[Any],
+    *,
+    band: tuple[float, float] = BR_BAND,
+    detrend_lambda: float = BR_DETREND_LAMBDA,
+    batch_frames: int | None = None,
+) -> Callable[[nn.Module], dict[str, float]]:
+    """A ``validate(model)`` function for a network with a respiration output (MTTS-CAN): the
+    breathing-rate MAE (breaths/min) over the validation ``clips``, one whole clip each.
+
+    Each clip (a PreprocessedClip with its ground-truth ``resp``) is predicted whole; the running
+    sum of the respiration output and the ground truth go through the same detrend (λ =
+    ``detrend_lambda``) and band-pass (``band``, Hz) and their spectral peaks are compared.
+    Returns ``{"val_br_mae": mean |BR_est − BR_ref|}``.
+    """
+    clips = list(clips)
+    if not clips:
+        raise ValueError("clips is empty: nothing to validate on")
+    post = dict(detrend_lambda=detrend_lambda)
+    references = []
+    for clip in clips:
+        if getattr(clip, "resp", None) is None:
+            raise ValueError(f"validation clip {getattr(clip, 'clip_id', '?')} has no resp")
+        ref = process_waveform(clip.resp, clip.fps, band, integrate=False, **post)
+        references.append(breathing_rate(ref, clip.fps, *band))
+
+    def validate(model: nn.Module) -> dict[str, float]:
+        errors = []
+        for clip, ref_br in zip(clips, references, strict=True):
+            pred = predict_clip(model, clip, resp_band=band, batch_frames=batch_frames)
+            if pred.resp_derivative is None:
+                raise ValueError("br_validator needs a model with a respiration output")
+            resp = process_waveform(pred.resp_derivative, clip.fps, band, integrate=True, **post)
+            errors.append(abs(breathing_rate(resp, clip.fps, *band) - ref_br))
+        return {"val_br_mae": float(np.mean(errors))}
 
     return validate
 

@@ -51,6 +51,7 @@ Deviations from the release
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ __all__ = [
     "frames_to_mask_grid",
     "CorruptionEstimates",
     "corruption_estimates",
+    "reconditioned",
 ]
 
 RELEASE_THRESHOLD = 0.1  # τ of the released binary inverse mask
@@ -405,6 +407,43 @@ def corruption_estimates(
             "integration_dtype": np.dtype(integration_dtype).name,
         },
     )
+
+
+def reconditioned(
+    estimates: CorruptionEstimates,
+    derivative: np.ndarray | None = None,
+    *,
+    lam: float = DETREND_LAMBDA,
+    band: tuple[float, float] = HR_BAND,
+    order: int = 1,
+) -> CorruptionEstimates:
+    """The same clip's estimates conditioned for another band: its raw R, G, B means and a
+    network output through :func:`condition_signal` with lam, band (Hz), order.
+
+    derivative: (T,) the network output to integrate for the last input column, e.g. an
+    MTTS-CAN's respiration output (with ``BR_BAND`` and ``BR_DETREND_LAMBDA``: the BR LSTM's
+    inputs [n_R, n_G, n_B, r]); None re-conditions the estimates' own ``pulse_raw``. The inverse
+    masks and the other params are kept; params records the new lam, band and order.
+    """
+    raw_pulse = estimates.pulse_raw
+    if derivative is not None:
+        d = as_array(derivative, "derivative", ndim=1)
+        if d.shape[0] != estimates.raw.shape[0]:
+            raise ValueError(
+                f"derivative has {d.shape[0]} samples for estimates of {estimates.raw.shape[0]} "
+                "frames"
+            )
+        raw_pulse = integrate(d)
+    conditioned = condition_signal(
+        estimates.raw, estimates.fs, lam=lam, band=band, order=order,
+        name="corruption estimates (R, G, B)",
+    )
+    pulse = condition_signal(raw_pulse, estimates.fs, lam=lam, band=band, order=order,
+                             name="derivative" if derivative is not None else "pulse_raw")
+    params = {**estimates.params, "lam": float(lam), "band": (float(band[0]), float(band[1])),
+              "order": int(order)}
+    return dataclasses.replace(estimates, conditioned=conditioned, pulse_raw=raw_pulse,
+                               pulse_conditioned=pulse, params=params)
 
 
 # --- storage of the estimates of one clip (artifact of notebook 04) ----------------------------

@@ -11,6 +11,7 @@ import torch
 from matfiles import load_mat
 from torch import nn
 
+from rppg_lib.constants import BR_BAND, BR_DETREND_LAMBDA
 from rppg_lib.denoiser import (
     NETWORK_LABEL,
     corruption_correlation,
@@ -20,6 +21,7 @@ from rppg_lib.denoiser import (
     denoiser_inputs,
     denoiser_target,
     denoiser_windows,
+    evaluate_denoiser,
     prepare_clip,
     region_correlations,
     region_means,
@@ -28,7 +30,7 @@ from rppg_lib.denoiser import (
     to_lstm_rate,
     train_denoiser,
 )
-from rppg_lib.inverse_attention import CorruptionEstimates, condition_signal
+from rppg_lib.inverse_attention import CorruptionEstimates, condition_signal, reconditioned
 from rppg_lib.signals import normalize_max_abs
 from rppg_lib.training import model_from_checkpoint, preset
 from rppg_lib.weights import load_keras_lstm
@@ -368,3 +370,41 @@ def test_inverse_region_tracks_the_injected_corruption_better():
     assert list(table["channel"]) == ["red", "green", "blue"]
     assert (table["r_inverse"] > 0.999).all()
     assert (table["r_attention"] < 0.9).all()  # the face also carries the pulse
+
+
+# --- the BR LSTM: target "resp" -----------------------------------------------------------------
+
+
+def _breathing_item(rng: np.random.Generator, seconds: float = 20.0):
+    """(BR-conditioned estimates, respiration): the network's respiration output r carries the
+    breathing plus a slow flicker in the BR band, which the R, G, B estimates carry too."""
+    t = np.arange(int(seconds * FS)) / FS
+    f_resp, f_flicker = (0.2, 0.37) if rng.random() < 0.5 else (0.37, 0.2)
+    f_resp += rng.uniform(-0.02, 0.02)
+    resp = np.sin(2 * np.pi * f_resp * t + rng.uniform(0, 2 * np.pi))
+    flicker = rng.uniform(1.1, 1.4) * np.sin(2 * np.pi * f_flicker * t + rng.uniform(0, 6.3))
+    raw = flicker[:, None] * np.array([1.0, 0.8, 0.6]) + 0.05 * rng.standard_normal((t.size, 3))
+    derivative = np.append(np.diff(resp + flicker), 0.0)
+    base = _estimates(raw, np.zeros_like(t), FS)
+    return reconditioned(base, derivative, lam=BR_DETREND_LAMBDA, band=BR_BAND), resp
+
+
+def test_br_lstm_learns_the_respiration_under_a_flicker():
+    """Measured (seed 0; 16 training clips of 20 s, 10 epochs, about 15 s on one CPU thread): BR
+    MAE 0.0 breaths/min for the BR LSTM against 3.6 for its input r, over n = 6 test clips of
+    one 20 s window each (small n: the margin, not the exact numbers, is the claim)."""
+    rng = np.random.default_rng(0)
+    train_items = [_breathing_item(rng) for _ in range(16)]
+    val_items = [_breathing_item(rng) for _ in range(2)]
+    test_items = [_breathing_item(rng) for _ in range(6)]
+    config = preset("lstm", epochs=10, lr=0.003, max_grad_norm=1.0, batch_size=8,
+                    model_kwargs={"hidden_size": 16}, progress=False, device="cpu", seed=0)
+    run = train_denoiser(train_items, val_items, config, hr_window_s=20.0, target="resp")
+    assert run.target == "resp" and run.model.bidirectional_decoder
+    assert run.result.monitor == "val_br_mae" and "val_hr_mae" not in run.history.columns
+    rows = evaluate_denoiser(run.model, test_items, window_s=20.0, target="resp")
+    errors = rows.groupby("method")["abs_error"].agg(["mean", "size"])
+    lstm, network = errors.loc["LSTM (rgb+pulse)"], errors.loc[NETWORK_LABEL]
+    assert lstm["size"] == network["size"] == 6
+    assert lstm["mean"] < 1.5, errors
+    assert lstm["mean"] < network["mean"] - 2.0, errors

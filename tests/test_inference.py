@@ -28,6 +28,7 @@ from rppg_lib.attention import (
 )
 from rppg_lib.inference import (
     LoadedModel,
+    br_validator,
     extract_masks,
     hr_validator,
     load_model,
@@ -230,6 +231,29 @@ def test_hr_validator_known_answers():
     assert validate(_Echo())["val_hr_mae"] == pytest.approx(18.0, abs=0.2)
     with pytest.raises(ValueError, match="has no bvp"):
         hr_validator([_clip(60)])
+
+
+class _Echo2(_Echo):
+    """Two outputs (pulse, respiration): pixels (0, 0) of motion channels 0 and 1."""
+
+    def forward(self, x, return_masks=False):
+        return x[:, 0:2, 0, 0] + self.unused
+
+
+def test_br_validator_known_answers():
+    t = np.arange(900) / FPS  # 30 s
+    resp = np.sin(2 * np.pi * 0.25 * t)  # 15 breaths/min
+    bvp = np.sin(2 * np.pi * 1.2 * t)
+    clip = _clip_carrying(np.append(np.diff(bvp), 0.0), bvp)
+    clip.resp = resp
+    clip.motion[:, 0, 0, 1] = np.append(np.diff(resp), 0.0)
+    assert br_validator([clip])(_Echo2())["val_br_mae"] == pytest.approx(0.0, abs=0.3)
+    clip.motion[:, 0, 0, 1] = np.append(np.diff(np.sin(2 * np.pi * 0.35 * t)), 0.0)  # 21 /min
+    assert br_validator([clip])(_Echo2())["val_br_mae"] == pytest.approx(6.0, abs=0.3)
+    with pytest.raises(ValueError, match="has no resp"):
+        br_validator([_clip(60)])
+    with pytest.raises(ValueError, match="clips is empty"):
+        br_validator([])
 
 
 @pytest.fixture(scope="module")

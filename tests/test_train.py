@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +22,7 @@ from rppg_lib.training import (
     model_from_checkpoint,
     preset,
     split_by_subject,
+    stop_reason,
     train,
 )
 from rppg_lib.training import checkpoint as checkpoint_module
@@ -387,3 +389,63 @@ def test_memory_mapped_chunks_travel_to_workers_as_file_references(tmp_path):
     again = pickle.loads(pickle.dumps(clips))
     assert len(pickle.dumps(clips)) < motion.nbytes / 10
     assert torch.equal(again[1][0], clips[1][0])
+
+
+def _linear_sets(val_scale: float) -> tuple[ChunkDataset, ChunkDataset]:
+    """y = x @ w on the training sequence; y = val_scale * x @ w on the validation one."""
+    rng = np.random.default_rng(0)
+    w = np.array([1.0, -2.0, 0.5], dtype=np.float32)
+    x_train = rng.standard_normal((200, 3)).astype(np.float32)
+    x_val = rng.standard_normal((100, 3)).astype(np.float32)
+    return (
+        ChunkDataset([(x_train, x_train @ w)], 20),
+        ChunkDataset([(x_val, val_scale * (x_val @ w))], 20),
+    )
+
+
+def _zero_linear() -> torch.nn.Module:
+    model = torch.nn.Linear(3, 1, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    return model
+
+
+def test_patience_stops_where_the_validation_loss_stops_improving(tmp_path):
+    # The weights grow from 0 towards w; the validation targets are 0.5 x @ w, so the validation
+    # loss falls while the weights approach w / 2 and rises after: early stopping must end the
+    # run `patience` epochs after the minimum and keep the minimum's weights in best.pt.
+    train_set, val_set = _linear_sets(0.5)
+    cfg = TrainConfig(model="custom", epochs=40, patience=3, batch_size=2, chunk_length=20,
+                      optimizer="adam", lr=0.02, progress=False, checkpoint_dir=str(tmp_path))
+    result = train(_zero_linear(), train_set, cfg, val_set=val_set)
+    val = np.array([row["val_loss"] for row in result.history])
+    best = int(np.argmin(val)) + 1
+    assert result.monitor == "val_loss" and result.best_epoch == best
+    assert 2 <= best <= 30, f"the minimum must lie inside the run, got epoch {best}"
+    assert result.stopped_epoch == best + 3 == len(result.history)
+    assert (val[best:] >= val[best - 1]).all()
+    assert "patience 3" in result.stop_reason and f"since epoch {best}" in result.stop_reason
+    assert load_checkpoint(result.best_path)["epoch"] == best
+    assert load_checkpoint(result.last_path)["epoch"] == best + 3
+    # resuming a run that stopped early trains no further
+    again = train(_zero_linear(), train_set, dataclasses.replace(cfg, resume=True), val_set=val_set)
+    assert again.stopped_epoch == best + 3 and len(again.history) == best + 3
+
+
+def test_without_patience_every_epoch_runs(tmp_path):
+    train_set, val_set = _linear_sets(0.5)
+    for patience in (None, 0):
+        cfg = TrainConfig(model="custom", epochs=12, patience=patience, batch_size=2,
+                          chunk_length=20, optimizer="adam", lr=0.02, progress=False)
+        result = train(_zero_linear(), train_set, cfg, val_set=val_set)
+        assert result.stopped_epoch == 12 and result.stop_reason == "reached epochs = 12"
+        assert result.best_epoch < 12  # validation had stopped improving: nobody stopped it
+
+
+def test_stop_reason_counts_epochs_since_the_best():
+    best = {"monitor": "val_hr_mae", "epoch": 2, "value": 1.5}
+    assert stop_reason(best, 4, 3) is None
+    reason = stop_reason(best, 5, 3)
+    assert "no improvement of val_hr_mae since epoch 2 (1.5) for 3 epochs" in reason
+    assert stop_reason(best, 50, None) is None and stop_reason(best, 50, 0) is None
+    with pytest.raises(ValueError, match="patience"):
+        TrainConfig(patience=-1)

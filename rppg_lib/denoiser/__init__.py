@@ -69,6 +69,7 @@ from rppg_lib.denoiser.data import (
 )
 from rppg_lib.denoiser.fit import (
     NETWORK_LABEL,
+    TARGETS,
     AblationResult,
     DenoiserTraining,
     evaluate_denoiser,
@@ -97,6 +98,7 @@ __all__ = [
     "TARGET_FILTERS",
     "STITCH_MODES",
     "NETWORK_LABEL",
+    "TARGETS",
     "to_lstm_rate",
     "to_frame_rate",
     "denoiser_inputs",

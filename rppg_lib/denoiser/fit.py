@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from rppg_lib.constants import RELEASE_WINDOW_S
+from rppg_lib.constants import BR_BAND, BR_SNR_BAND, BR_SNR_TOLERANCE_HZ, RELEASE_WINDOW_S
 from rppg_lib.denoiser.data import (
     CHANNEL_SETS,
     HOP,
@@ -32,6 +32,7 @@ from rppg_lib.validation import as_signal, check_choice, check_positive
 
 __all__ = [
     "NETWORK_LABEL",
+    "TARGETS",
     "evaluate_denoiser",
     "DenoiserTraining",
     "train_denoiser",
@@ -40,6 +41,20 @@ __all__ = [
 ]
 
 NETWORK_LABEL = "network (no LSTM)"
+
+# What the LSTM learns: the pulse (HR, the paper) or the respiration (BR, the release's BR model),
+# and how its output is evaluated per window (evaluation.evaluate_windows' band and SNR settings)
+# and named in the validation metrics (val_hr_mae in bpm, val_br_mae in breaths/min).
+TARGETS: dict[str, dict[str, Any]] = {
+    "pulse": {"metric": "val_hr_mae"},  # evaluate_windows' defaults: the HR band and SNR
+    "resp": {"metric": "val_br_mae", "band": BR_BAND, "snr_band": BR_SNR_BAND,
+             "snr_tolerance_hz": BR_SNR_TOLERANCE_HZ},
+}
+
+
+def _window_settings(target: str) -> dict[str, Any]:
+    """evaluate_windows' band, snr_band and snr_tolerance_hz for ``target``."""
+    return {k: v for k, v in TARGETS[target].items() if k != "metric"}
 
 # A (CorruptionEstimates, ground-truth waveform at frame times) pair.
 Item = tuple[CorruptionEstimates, Any]
@@ -61,13 +76,14 @@ def _evaluate_clips(
     stitch: str,
     window_s: float,
     snr_db: str,
+    target: str = "pulse",
 ) -> pd.DataFrame:
     tables = []
     for clip, reference in zip(clips, references, strict=True):
         denoised = denoise_clip(model, clip, hop, stitch)
         table = evaluate_windows(
             denoised, clip.source_fs, reference_waveform=reference, window_s=window_s,
-            snr_db=snr_db,
+            snr_db=snr_db, **_window_settings(target),
         )
         tables.append(table.assign(method=label, clip=clip.name))
     return pd.concat(tables, ignore_index=True)
@@ -85,9 +101,11 @@ def evaluate_denoiser(
     label: str | None = None,
     include_network: bool = True,
     names: Sequence[str] | None = None,
+    target: str = "pulse",
 ) -> pd.DataFrame:
-    """Per-window HR evaluation (``evaluation.evaluate_windows``, the ``print_result.m``
-    protocol) of the denoised pulse of each (estimates, ground-truth waveform) item.
+    """Per-window HR (BR with ``target="resp"``: breaths/min in the hr_* columns) evaluation
+    (``evaluation.evaluate_windows``, the ``print_result.m`` protocol) of the denoised pulse of
+    each (estimates, ground-truth waveform) item.
 
     Each item is denoised (:func:`denoise`) and compared at its frame rate with its waveform in
     windows of ``window_s`` seconds (HR in bpm, SNR in dB by ``snr_db``, WMAE). label: the
@@ -97,6 +115,7 @@ def evaluate_denoiser(
     columns method and clip added; ``evaluation.summarize`` turns them into a table.
     """
     channels = channels_of(model, channels)
+    check_choice(target, "target", tuple(TARGETS))
     items = list(items)
     if not items:
         raise ValueError("items is empty: nothing to evaluate")
@@ -113,14 +132,14 @@ def evaluate_denoiser(
     tables = [
         _evaluate_clips(
             model, clips, refs, label or f"LSTM ({channels})", hop=hop, stitch=stitch,
-            window_s=window_s, snr_db=snr_db,
+            window_s=window_s, snr_db=snr_db, target=target,
         )
     ]
     if include_network:
         for (est, wave), name in zip(pairs, names, strict=True):
             table = evaluate_windows(
                 est.pulse_conditioned, est.fs, reference_waveform=wave, window_s=window_s,
-                snr_db=snr_db,
+                snr_db=snr_db, **_window_settings(target),
             )
             tables.append(table.assign(method=NETWORK_LABEL, clip=name))
     return pd.concat(tables, ignore_index=True)
@@ -130,13 +149,15 @@ def evaluate_denoiser(
 class DenoiserTraining:
     """What :func:`train_denoiser` returns: the loop's :class:`~rppg_lib.training.TrainResult`
     (``result.model`` after the last epoch, ``result.history`` per epoch with train_loss,
-    val_loss, val_hr_mae in bpm and val_wmae), the ``channels`` and ``target_filter`` used and
-    the ``config`` actually run (its model_kwargs completed with input_size and window)."""
+    val_loss, val_hr_mae in bpm (val_br_mae in breaths/min for target "resp") and val_wmae), the
+    ``channels``, ``target_filter`` and ``target`` used and the ``config`` actually run (its
+    model_kwargs completed with input_size and window)."""
 
     result: TrainResult
     channels: str
     target_filter: str
     config: TrainConfig
+    target: str = "pulse"
 
     @property
     def model(self) -> nn.Module:
@@ -147,7 +168,7 @@ class DenoiserTraining:
         return pd.DataFrame(self.result.history)
 
 
-def _lstm_config(config: TrainConfig | None, channels: str) -> TrainConfig:
+def _lstm_config(config: TrainConfig | None, channels: str, target: str = "pulse") -> TrainConfig:
     config = preset("lstm") if config is None else config
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
@@ -163,6 +184,8 @@ def _lstm_config(config: TrainConfig | None, channels: str) -> TrainConfig:
                 f"(which needs {value})"
             )
         kwargs[key] = value
+    if target == "resp":  # the release's BR model decodes in both directions (HR: forwards)
+        kwargs.setdefault("bidirectional_decoder", True)
     return dataclasses.replace(config, model_kwargs=kwargs)
 
 
@@ -175,6 +198,7 @@ def train_denoiser(
     target_filter: str = "detrend",
     hr_window_s: float = RELEASE_WINDOW_S,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    target: str = "pulse",
 ) -> DenoiserTraining:
     """Train an LSTM denoiser on (CorruptionEstimates, ground-truth waveform at frame times)
     items with the suite's training loop (``rppg_lib.training.train``).
@@ -186,11 +210,18 @@ def train_denoiser(
     val_hr_mae (bpm; mean absolute HR error of the denoised clips over ``hr_window_s``-second
     windows, :func:`evaluate_denoiser`) and val_wmae; the best checkpoint is chosen by
     val_hr_mae unless config.monitor says otherwise.
+
+    target: ``"pulse"`` (the items' waveforms are pulses; HR validation) or ``"resp"`` (they are
+    respiration: give estimates conditioned in the BR band, e.g.
+    ``inverse_attention.reconditioned``; validation by breathing rate, val_br_mae in
+    breaths/min over ``hr_window_s`` windows; the decoder is bidirectional unless
+    config.model_kwargs says otherwise).
     """
     check_choice(channels, "channels", tuple(CHANNEL_SETS))
     check_choice(target_filter, "target_filter", TARGET_FILTERS)
+    check_choice(target, "target", tuple(TARGETS))
     hr_window_s = check_positive(hr_window_s, "hr_window_s")
-    config = _lstm_config(config, channels)
+    config = _lstm_config(config, channels, target)
     window, hop = config.chunk_length, config.chunk_hop or config.chunk_length
 
     def clips_of(items: Sequence[Item], kind: str) -> tuple[list[DenoiserClip], list[np.ndarray]]:
@@ -221,10 +252,10 @@ def train_denoiser(
         def validate(model: nn.Module) -> dict[str, float]:
             rows = _evaluate_clips(
                 model, val_clips, val_refs, "val", hop=hop, stitch="average",
-                window_s=hr_window_s, snr_db="power",
+                window_s=hr_window_s, snr_db="power", target=target,
             )
             return {
-                "val_hr_mae": float(rows["abs_error"].mean()),
+                TARGETS[target]["metric"]: float(rows["abs_error"].mean()),
                 "val_wmae": float(rows["wmae"].mean()),
             }
 
@@ -232,7 +263,7 @@ def train_denoiser(
     result = train(
         model, train_set, config, val_set=val_set, validate=validate, on_epoch_end=on_epoch_end
     )
-    return DenoiserTraining(result, channels, target_filter, config)
+    return DenoiserTraining(result, channels, target_filter, config, target)
 
 
 @dataclass

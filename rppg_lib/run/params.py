@@ -267,6 +267,10 @@ PARAMETER_RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "window_s": (0, None, False, False),
     "br_window_s": (0, None, False, False),
     "zero_target_epochs": (1, None, True, False),
+    "patience": (0, None, True, False),
+    "br_epochs": (1, None, True, False),
+    "br_patience": (0, None, True, False),
+    "br_window": (2, None, True, False),
 }
 
 

@@ -116,3 +116,11 @@ def source_artifact(name: str, source: str) -> str:
     later notebooks read by default), ``<source>/<name>`` (a subfolder) for the other sources."""
     check_choice(source, "source", ATTENTION_SOURCES)
     return name if source == TRAINED_SOURCE else f"{source}/{name}"
+# The optional breathing network of notebook 02 (its parameter br_model): checkpoints in this
+# subfolder of NETWORK_STAGE, its respiration output per clip and what was trained (json).
+BR_MODEL_DIR = "br_model"
+BR_RESP = "br_resp"
+BR_MODEL_INFO = "br_model"
+
+# The BR LSTM's denoised respiration per clip, under DENOISER_STAGE.
+BR_DENOISED = "denoised_br"

@@ -28,11 +28,17 @@ evaluation's own order-3 zero-phase Butterworth; for the network its integrated 
 ``pulse_raw``, or the respiration output of an MTTS-CAN). The release's λ = 50 detrend is *not*
 applied first: a smoothness-priors detrend high-passes at about 0.189·fs/√λ, 0.8 Hz at 30 Hz,
 which would remove the whole BR band.
+
+With a breathing network from notebook 02 (``br_model``), BR is also read from its respiration
+output ("MTTS-CAN (resp)") and from the BR LSTM's denoised respiration of notebook 05
+("MTTS-CAN (resp) + BR LSTM"): :func:`breathing_methods`, :func:`add_breathing`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from rppg_lib.baselines import METHODS, spatial_rgb_means, unsupervised_pulse
-from rppg_lib.constants import BR_BAND, HR_WINDOW_S
+from rppg_lib.constants import BR_BAND, BR_SNR_BAND, BR_SNR_TOLERANCE_HZ, HR_WINDOW_S
 from rppg_lib.evaluation import evaluate_windows
 from rppg_lib.inverse_attention import CorruptionEstimates
 from rppg_lib.metrics import bland_altman, standard_error
@@ -53,12 +59,16 @@ from rppg_lib.stats import (
     paired_cluster_bootstrap,
     verdict_rows,
 )
-from rppg_lib.steps.lstm_denoising import DENOISED_KEYS, LINEAR_KEYS
+from rppg_lib.steps.lstm_denoising import (
+    DENOISED_KEYS,
+    LINEAR_KEYS,
+    has_br_denoised,
+    load_br_denoised,
+)
+from rppg_lib.steps.train_tscan import load_br_model, load_br_resp
 from rppg_lib.validation import as_signal, check_choice, check_positive
 
 __all__ = [
-    "BR_SNR_BAND",
-    "BR_SNR_TOLERANCE_HZ",
     "REFERENCES",
     "method_labels",
     "face_boxes",
@@ -66,6 +76,9 @@ __all__ = [
     "ClipSignals",
     "clip_signals",
     "collect_signals",
+    "BR_LSTM_SUFFIX",
+    "breathing_methods",
+    "add_breathing",
     "MethodEvaluation",
     "evaluate_methods",
     "bland_altman_table",
@@ -77,10 +90,6 @@ __all__ = [
     "verdicts",
 ]
 
-# SNR of a breathing signal: the harmonic intervals of the HR SNR (±0.1 Hz) would cover most of
-# the BR band, so BR uses ±0.05 Hz around f and 2f, within 0.05-1.0 Hz (2f of 0.5 Hz included).
-BR_SNR_BAND: tuple[float, float] = (0.05, 1.0)
-BR_SNR_TOLERANCE_HZ = 0.05
 REFERENCES = ("series", "waveform")
 
 
@@ -233,6 +242,51 @@ def clip_signals(
     )
 
 
+BR_LSTM_SUFFIX = " + BR LSTM"
+
+
+def breathing_methods(
+    run_dir: str | os.PathLike, clip_ids: Sequence[str]
+) -> dict[str, dict[str, np.ndarray]]:
+    """{clip_id: {label: (T,) breathing signal}} of the breathing network of notebook 02 (its
+    integrated respiration output, e.g. "MTTS-CAN (resp)") and, where notebook 05 trained one,
+    of its BR LSTM ("MTTS-CAN (resp) + BR LSTM"); {} when notebook 02 trained none."""
+    resp = load_br_resp(run_dir)
+    if resp is None:
+        return {}
+    label = load_br_model(run_dir)["label"]
+    missing = [i for i in clip_ids if i not in resp]
+    if missing:
+        raise KeyError(f"clips {missing} have no respiration output of the breathing network")
+    out = {}
+    for clip_id in clip_ids:
+        out[clip_id] = {label: integrate(resp[clip_id])}
+        if has_br_denoised(run_dir, clip_id):
+            out[clip_id][label + BR_LSTM_SUFFIX] = load_br_denoised(run_dir, clip_id)
+    return out
+
+
+def add_breathing(
+    signals: Sequence[ClipSignals], extra: Mapping[str, Mapping[str, np.ndarray]]
+) -> list[ClipSignals]:
+    """``signals`` with the breathing signals of ``extra`` ({clip_id: {method: (T,)}}, e.g.
+    :func:`breathing_methods`) added to each clip's ``breathing`` (BR only, no HR). A method
+    that is already there or a signal of another length than the clip is a ValueError."""
+    out = []
+    for item in signals:
+        added = dict(extra.get(item.clip_id, {}))
+        clash = sorted(set(added) & set(item.breathing))
+        if clash:
+            raise ValueError(f"clip {item.clip_id} already has breathing methods {clash}")
+        for name, signal in added.items():
+            added[name] = as_signal(signal, f"extra[{item.clip_id!r}][{name!r}]")
+            if len(added[name]) != len(item.bvp):
+                raise ValueError(f"clip {item.clip_id}: the {name} signal has "
+                                 f"{len(added[name])} samples for {len(item.bvp)} frames")
+        out.append(dataclasses.replace(item, breathing={**item.breathing, **added}))
+    return out
+
+
 @dataclass
 class MethodEvaluation:
     """Per-window rows of :func:`evaluate_methods`: ``hr`` (bpm) and ``br`` (breaths/min; the
@@ -292,8 +346,8 @@ def evaluate_methods(
 
     HR: windows of ``window_s`` s, pass band 0.7-2.5 Hz, SNR over 0.7-4 Hz (``snr_db``: "power"
     = 10·log10, "amplitude" = the release's 20·log10). BR: windows of ``br_window_s`` s, band
-    0.08-0.5 Hz (:data:`rppg_lib.constants.BR_BAND`), SNR per :data:`BR_SNR_BAND` and
-    :data:`BR_SNR_TOLERANCE_HZ`; skipped for clips without a respiration reference.
+    0.08-0.5 Hz (:data:`rppg_lib.constants.BR_BAND`), SNR per its ``BR_SNR_BAND`` and
+    ``BR_SNR_TOLERANCE_HZ``; skipped for clips without a respiration reference.
     reference: ``"series"`` = the window's median of the per-frame ground-truth rate (falls
     back to the waveform's spectral peak where a clip has no rate series) or
     ``"waveform"`` = always the spectral peak of the ground-truth waveform.

@@ -6,6 +6,11 @@ the denoised test clips are stored per clip (:func:`denoise_clips`, :func:`save_
 LSTM the exact injected light instead of the estimates: the bound any estimate can reach.
 :func:`linear_denoised` is the classic reference the LSTM must beat: a least-squares filter
 (:func:`rppg_lib.denoiser.linear_denoise`) that needs no training.
+
+With a breathing network from notebook 02, a BR LSTM learns the respiration from the corruption
+estimates conditioned in the BR band and that network's respiration output
+(:func:`breathing_estimates`, ``denoiser_items(..., target="resp")``); its denoised test clips
+are stored per clip (:func:`denoise_br_clips`, :func:`load_br_denoised`).
 """
 
 from __future__ import annotations
@@ -21,13 +26,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rppg_lib.constants import DETREND_LAMBDA, HR_BAND, HR_WINDOW_S
-from rppg_lib.denoiser import denoise, evaluate_denoiser, linear_denoise
-from rppg_lib.inverse_attention import CorruptionEstimates, condition_signal
+from rppg_lib.constants import BR_BAND, BR_DETREND_LAMBDA, DETREND_LAMBDA, HR_BAND, HR_WINDOW_S
+from rppg_lib.denoiser import TARGETS, denoise, evaluate_denoiser, linear_denoise
+from rppg_lib.inverse_attention import CorruptionEstimates, condition_signal, reconditioned
 from rppg_lib.progress import progress_bar
 from rppg_lib.steps import artifacts
-from rppg_lib.steps.artifacts import DENOISER_STAGE
-from rppg_lib.validation import as_signal, check_positive_int
+from rppg_lib.steps.artifacts import BR_DENOISED, DENOISER_STAGE
+from rppg_lib.validation import as_signal, check_choice, check_positive_int
 
 __all__ = [
     "DENOISED_KEYS",
@@ -40,6 +45,10 @@ __all__ = [
     "load_denoised",
     "denoise_clips",
     "torch_threads",
+    "breathing_estimates",
+    "denoise_br_clips",
+    "load_br_denoised",
+    "has_br_denoised",
 ]
 
 
@@ -53,15 +62,19 @@ LINEAR_KEYS: dict[str, str] = {"linear_rgb_pulse": "inverse attention",
 def denoiser_items(
     estimates: Mapping[str, CorruptionEstimates],
     clips: Sequence[Any],
+    target: str = "pulse",
 ) -> list[tuple[CorruptionEstimates, np.ndarray]]:
-    """(estimates, ground-truth BVP at the frame times) pairs of ``clips``, in their order: the
-    items of :func:`rppg_lib.denoiser.train_denoiser`. KeyError names clips without estimates."""
+    """(estimates, ground-truth waveform at the frame times) pairs of ``clips``, in their order:
+    the items of :func:`rppg_lib.denoiser.train_denoiser`. target: ``"pulse"`` (the BVP) or
+    ``"resp"`` (the respiration). KeyError names clips without estimates."""
+    check_choice(target, "target", tuple(TARGETS))
     missing = [c.clip_id for c in clips if c.clip_id not in estimates]
     if missing:
         raise KeyError(f"clips {missing} have no corruption estimates (run notebook 04)")
     items = []
     for clip in clips:
-        est, bvp = estimates[clip.clip_id], clip.bvp_at_frames()
+        est = estimates[clip.clip_id]
+        bvp = clip.bvp_at_frames() if target == "pulse" else clip.resp_at_frames()
         if len(bvp) != len(est.pulse_conditioned):
             raise ValueError(
                 f"clip {clip.clip_id}: {len(bvp)} ground-truth samples for "
@@ -226,3 +239,55 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+
+
+def breathing_estimates(
+    estimates: Mapping[str, CorruptionEstimates], resp: Mapping[str, np.ndarray]
+) -> dict[str, CorruptionEstimates]:
+    """{clip_id: the BR LSTM's inputs} for every clip of ``resp``: its corruption estimates
+    conditioned in the BR band (``BR_BAND``, detrend λ ``BR_DETREND_LAMBDA``) with the breathing
+    network's respiration output ``resp[clip_id]`` (T,) in place of the pulse
+    (:func:`rppg_lib.inverse_attention.reconditioned`): [n_R, n_G, n_B, r]."""
+    missing = [i for i in resp if i not in estimates]
+    if missing:
+        raise KeyError(f"clips {missing} have no corruption estimates (run notebook 04)")
+    return {
+        clip_id: reconditioned(estimates[clip_id], derivative, lam=BR_DETREND_LAMBDA,
+                               band=BR_BAND)
+        for clip_id, derivative in resp.items()
+    }
+
+
+def denoise_br_clips(
+    model: Any,
+    br_estimates: Mapping[str, CorruptionEstimates],
+    clip_ids: Sequence[str],
+    *,
+    run_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> dict[str, np.ndarray]:
+    """{clip_id: the BR LSTM's respiration (T,) at the clip's frame times} for ``clip_ids``
+    (:func:`rppg_lib.denoiser.denoise` of :func:`breathing_estimates`); with ``run_dir`` each is
+    saved to ``artifacts/05_lstm_denoising/denoised_br/<clip_id>.npz``."""
+    missing = [i for i in clip_ids if i not in br_estimates]
+    if missing:
+        raise KeyError(f"clips {missing} have no breathing estimates")
+    out = {}
+    for clip_id in progress_bar(list(clip_ids), desc="denoise BR", unit="clip",
+                                disable=not progress):
+        out[clip_id] = denoise(model, br_estimates[clip_id], channels="rgb+pulse")
+        if run_dir is not None:
+            artifacts.save_arrays(run_dir, DENOISER_STAGE, f"{BR_DENOISED}/{clip_id}",
+                                  resp=out[clip_id])
+    return out
+
+
+def has_br_denoised(run_dir: str | os.PathLike, clip_id: str) -> bool:
+    """Whether notebook 05 saved a BR LSTM respiration for ``clip_id``."""
+    folder = artifacts.stage_dir(run_dir, DENOISER_STAGE, create=False)
+    return (folder / BR_DENOISED / f"{clip_id}.npz").exists()
+
+
+def load_br_denoised(run_dir: str | os.PathLike, clip_id: str) -> np.ndarray:
+    """The BR LSTM's respiration (T,) of ``clip_id`` saved by :func:`denoise_br_clips`."""
+    return artifacts.load_arrays(run_dir, DENOISER_STAGE, f"{BR_DENOISED}/{clip_id}")["resp"]

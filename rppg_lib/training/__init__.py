@@ -26,7 +26,14 @@ from rppg_lib.training.data import (
     stack_collate,
 )
 from rppg_lib.training.distributed import DistContext, init_distributed, resolve_device
-from rppg_lib.training.loop import TrainResult, evaluate_loss, make_optimizer, mse_loss, train
+from rppg_lib.training.loop import (
+    TrainResult,
+    evaluate_loss,
+    make_optimizer,
+    mse_loss,
+    stop_reason,
+    train,
+)
 
 __all__ = [
     "TrainConfig",
@@ -37,6 +44,7 @@ __all__ = [
     "mse_loss",
     "make_optimizer",
     "evaluate_loss",
+    "stop_reason",
     "ChunkDataset",
     "ClipFrames",
     "clip_sequence",

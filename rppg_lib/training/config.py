@@ -24,7 +24,7 @@ __all__ = ["TrainConfig", "MODELS", "OPTIMIZERS", "DEFAULT_LR", "PRESETS", "pres
 MODELS = ("tscan", "can", "mttscan", "lstm", "custom")
 OPTIMIZERS = ("adamw", "adadelta", "adam")
 SCHEDULERS = ("auto", "onecycle", "none")
-MONITORS = ("auto", "val_hr_mae", "val_loss", "train_loss")
+MONITORS = ("auto", "val_hr_mae", "val_br_mae", "val_loss", "train_loss")
 # The published learning rate of each optimiser: rPPG-Toolbox (AdamW), MTTS-CAN (Adadelta),
 # the Benefit-of-Distraction LSTM (Adam).
 DEFAULT_LR = {"adamw": 9e-3, "adadelta": 1.0, "adam": 1e-3}
@@ -45,7 +45,10 @@ class TrainConfig:
             you pass yourself; its checkpoints hold weights that only you can rebuild).
         model_kwargs: constructor arguments of the model, e.g. ``{"img_size": 72}`` (default:
             the model's own defaults: 36x36 input, frame_depth 10).
-        epochs: passes over the training set (rPPG-Toolbox: 30).
+        epochs: passes over the training set (rPPG-Toolbox: 30); with ``patience``, the most.
+        patience: stop after this many epochs in a row without an improvement of the monitored
+            metric (the best checkpoint stays the best epoch's); None or 0 = off, train every
+            epoch.
         batch_size: items per optimisation step: chunks of ``chunk_length`` frames for the CNNs
             (concatenated along the batch axis, so a step sees batch_size x chunk_length frames;
             rPPG-Toolbox: 4), windows for the LSTM (32).
@@ -70,8 +73,9 @@ class TrainConfig:
             nothing on disk (no resume).
         resume: continue from ``checkpoint_dir/last.pt`` when it exists (a finished run returns
             at once); False starts over and overwrites.
-        monitor: the metric (lower is better) that picks ``best.pt``: "val_hr_mae" (bpm),
-            "val_loss", "train_loss", or "auto" = the first of these that the run produces.
+        monitor: the metric (lower is better) that picks ``best.pt`` (and that ``patience``
+            watches): "val_hr_mae" (bpm), "val_br_mae" (breaths/min), "val_loss",
+            "train_loss", or "auto" = the first of these that the run produces.
         num_workers: DataLoader worker processes (0 = load in the training process).
         progress: show progress bars (rank 0 only; :mod:`rppg_lib.progress`).
         deterministic: ask cuDNN for deterministic kernels (no autotuning). CPU training is
@@ -88,6 +92,7 @@ class TrainConfig:
     model: str = "tscan"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     epochs: int = 30
+    patience: int | None = None
     batch_size: int = 4
     chunk_length: int = 180
     chunk_hop: int | None = None
@@ -115,6 +120,8 @@ class TrainConfig:
             raise ValueError(f"model_kwargs must be a dict, got {self.model_kwargs!r}")
         for name in ("epochs", "batch_size", "chunk_length"):
             _check_int(getattr(self, name), name, minimum=1)
+        if self.patience is not None:
+            _check_int(self.patience, "patience", minimum=0)
         if self.chunk_hop is not None:
             _check_int(self.chunk_hop, "chunk_hop", minimum=1)
         check_choice(self.optimizer, "optimizer", OPTIMIZERS)

@@ -6,7 +6,8 @@ channels-last memory format with ``channels_last``; compiled with ``compile``), 
 error against the targets, backward, optional gradient clipping, optimiser step, scheduler step.
 Then validate on rank 0 (loss on ``val_set``, any metrics from ``validate(model)``), append a row
 to the history, and write ``last.pt`` (and ``best.pt`` when the monitored metric improved) and
-``log.csv``.
+``log.csv``. With ``patience``, training stops early once the monitored metric has not improved
+for that many epochs (:func:`stop_reason`).
 
 Same config, seed and data give the same weights on the CPU, and a run resumed from ``last.pt``
 ends exactly where the uninterrupted run does: the checkpoint carries the optimiser, scheduler
@@ -46,11 +47,13 @@ from rppg_lib.training.checkpoint import (
 from rppg_lib.training.config import TrainConfig
 from rppg_lib.training.distributed import DistContext, init_distributed, shutdown_distributed
 
-__all__ = ["TrainResult", "train", "mse_loss", "make_optimizer", "evaluate_loss"]
+__all__ = ["TrainResult", "train", "mse_loss", "make_optimizer", "evaluate_loss", "stop_reason"]
 
 log = logging.getLogger(__name__)
 
 Validator = Callable[[nn.Module], dict[str, float]]
+# metrics shown beside the epoch progress bar
+PROGRESS_KEYS = ("train_loss", "val_loss", "val_hr_mae", "val_br_mae")
 
 
 @dataclass
@@ -61,6 +64,8 @@ class TrainResult:
         training device). history: one dict per epoch (the rows of ``log.csv``).
     monitor: the metric that chose the best epoch; best_epoch (from 1) and best_value.
     checkpoint_dir: where ``last.pt``, ``best.pt`` and ``log.csv`` are (None: nothing saved).
+    stopped_epoch: the last epoch trained (from 1); stop_reason: why training ended there
+    (``epochs`` reached, or no improvement for ``patience`` epochs).
     """
 
     model: nn.Module
@@ -69,6 +74,8 @@ class TrainResult:
     best_epoch: int | None
     best_value: float | None
     checkpoint_dir: Path | None
+    stopped_epoch: int = 0
+    stop_reason: str = ""
 
     def _path(self, name: str) -> Path | None:
         return None if self.checkpoint_dir is None else self.checkpoint_dir / name
@@ -250,8 +257,10 @@ def _train(
         torch.manual_seed(config.seed + ctx.rank)
 
     show = config.progress and ctx.is_main
+    # a resumed run that had already stopped early trains no further
+    last_epoch = start_epoch if stop_reason(best, start_epoch, config.patience) else config.epochs
     epochs = progress_bar(
-        range(start_epoch, config.epochs),
+        range(start_epoch, last_epoch),
         initial=start_epoch,
         total=config.epochs,
         desc="training",
@@ -345,11 +354,14 @@ def _train(
             write_log_csv(ckpt_dir / "log.csv", history)
             save_checkpoint(ckpt_dir / "last.pt", checkpoint)
         epochs.set_postfix(
-            {k: f"{v:.4g}" for k, v in row.items() if k in ("train_loss", "val_loss", "val_hr_mae")}
+            {k: f"{v:.4g}" for k, v in row.items() if k in PROGRESS_KEYS}
         )
         if on_epoch_end is not None:
             on_epoch_end(dict(row))
+        if stop_reason(best, epoch + 1, config.patience):
+            break
     epochs.close()
+    stopped = int(history[-1]["epoch"]) if history else 0
     return TrainResult(
         model=model,
         history=history,
@@ -357,6 +369,8 @@ def _train(
         best_epoch=best["epoch"],
         best_value=best["value"],
         checkpoint_dir=ckpt_dir,
+        stopped_epoch=stopped,
+        stop_reason=stop_reason(best, stopped, config.patience) or f"reached epochs = {stopped}",
     )
 
 
@@ -399,11 +413,29 @@ def _resume(
     return int(checkpoint["epoch"]), list(checkpoint["history"]), dict(checkpoint["best"])
 
 
+def stop_reason(best: dict[str, Any], epoch: int, patience: int | None) -> str | None:
+    """Why training stops early after ``epoch`` (from 1), or None to go on: the monitored metric
+    of ``best`` (monitor, epoch, value) has not improved for ``patience`` epochs (None or 0:
+    never stops early)."""
+    if not patience or epoch == 0:
+        return None
+    waited = epoch - (best["epoch"] or 0)
+    if waited < patience:
+        return None
+    since = "" if best["epoch"] is None else (
+        f" since epoch {best['epoch']} ({best['value']:.6g})"
+    )
+    return (
+        f"early stop after epoch {epoch}: no improvement of {best['monitor']}{since} "
+        f"for {waited} epochs (patience {patience})"
+    )
+
+
 def _update_best(best: dict[str, Any], row: dict[str, Any], monitor: str) -> bool:
     """Record ``row`` in ``best`` if its monitored metric (lower is better) improved."""
     if best["monitor"] is None:
         if monitor == "auto":
-            candidates = ("val_hr_mae", "val_loss", "train_loss")
+            candidates = ("val_hr_mae", "val_br_mae", "val_loss", "train_loss")
             monitor = next(k for k in candidates if _finite(row.get(k)) or k == "train_loss")
         elif monitor not in row:
             raise ValueError(
