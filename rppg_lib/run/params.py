@@ -271,6 +271,7 @@ PARAMETER_RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "br_epochs": (1, None, True, False),
     "br_patience": (0, None, True, False),
     "br_window": (2, None, True, False),
+    "train_hop": (1, None, True, False),
 }
 
 
