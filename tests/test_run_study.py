@@ -37,7 +37,8 @@ CLAIMS = [
         "verdict = 'undecided' if seed == 2 else 'holds'\n"
         "record('verdicts', [{'claim': '1', 'statement': 'A beats B', 'scenario': 'illumination',\n"
         "    'metric': 'HR MAE reduction (bpm)', 'estimate': gain, 'ci_low': gain - 0.5,\n"
-        "    'ci_high': gain + 0.5, 'n_subjects': 14, 'n_windows': 42, 'verdict': verdict}],\n"
+        "    'ci_high': gain + 0.5, 'n_subjects': 14, 'n_windows': 42, 'verdict': verdict,\n"
+        "    'claim_verdict': verdict}],\n"
         "    section='00_claims')\n"
         "record('method_table', [{'scenario': 'clean', 'method': 'A', 'mae_bpm': 2.0 + seed,\n"
         "    'mae_ci_low': 1.0, 'mae_ci_high': 3.0 + seed, 'rmse_bpm': 3.0, 'r': 0.9,\n"
@@ -112,6 +113,8 @@ def test_study_runs_each_seed_and_writes_the_record(project):
     assert "| 1 | HR MAE reduction (bpm) | illumination |" in summary
     assert "1.00 [0.50, 1.50], n = 14 subjects / 42 windows, holds" in summary
     assert "2.00 ± 1.00 | **undecided** |" in summary
+    assert "| 1 | A beats B | holds | holds | undecided | **undecided** |" in summary
+    assert claim["claim_verdicts"] == ["holds", "holds", "undecided"]
     assert "![The gain.](figures/gain.png)" in summary
 
     # Run again: every seed is complete, so nothing is executed twice.

@@ -54,6 +54,8 @@ FIGURES_FOLDER = "figures"
 # The columns of a verdict row (the contract of every notebook's `verdicts` record).
 VERDICT_KEYS = ("claim", "statement", "scenario", "metric", "estimate", "ci_low", "ci_high",
                 "n_subjects", "n_windows", "verdict")
+# Verdict columns of a verdict row: the metric's own and its claim's (all metrics together).
+VERDICT_COLUMNS = ("verdict", "claim_verdict")
 # The columns of the method table that the summary shows, with their labels.
 METHOD_COLUMNS = {"mae_bpm": "MAE (bpm)", "rmse_bpm": "RMSE (bpm)", "r": "r", "snr_db": "SNR (dB)"}
 
@@ -172,11 +174,15 @@ def across_seeds(per_seed: Mapping[int, list[dict[str, Any]]],
             values = [None if m is None else m.get(column) for m in matched]
             mean, sd = _mean_sd(values)
             merged[column] = {"per_seed": values, "mean": mean, "sd": sd}
-        if "verdict" in row:
-            verdicts = [None if m is None else m.get("verdict") for m in matched]
-            merged["verdicts"] = verdicts
-            agreed = len(set(verdicts)) == 1 and verdicts[0] is not None
-            merged["verdict"] = verdicts[0] if agreed else "undecided"
+        for column in VERDICT_COLUMNS:
+            if column in row:
+                verdicts = [None if m is None else m.get(column) for m in matched]
+                merged[f"{column}s"] = verdicts
+                agreed = len(set(verdicts)) == 1 and verdicts[0] is not None
+                merged[column] = verdicts[0] if agreed else "undecided"
+        for column in ("statement",):
+            if column in row:
+                merged[column] = row[column]
         out.append(merged)
     return out
 
@@ -218,6 +224,23 @@ def _claims_table(runs: Mapping[int, dict[str, Any]], combined: list[dict[str, A
         estimate = merged.get("estimate") or {}
         cells.append(f"{_fmt(estimate.get('mean'))} ± {_fmt(estimate.get('sd'))}")
         cells.append(f"**{merged['verdict']}**")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _answer_table(combined: list[dict[str, Any]], seeds: list[int]) -> str:
+    """One line per claim: its statement, its verdict per seed and across seeds."""
+    head = ["claim", "statement"] + [f"seed {s}" for s in seeds] + ["across seeds"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    seen = set()
+    for merged in combined:
+        ident = (merged["section"], str(merged["claim"]))
+        if ident in seen or "claim_verdicts" not in merged:
+            continue
+        seen.add(ident)
+        cells = [str(merged["claim"]), str(merged.get("statement", ""))]
+        cells += [str(v) for v in merged["claim_verdicts"]]
+        cells.append(f"**{merged['claim_verdict']}**")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -277,7 +300,14 @@ def _summary_text(spec_path: Path, runs: Mapping[int, dict[str, Any]], claims: l
         f"`make study` (`rppg study --params {spec_path.as_posix()}`); parameters, versions and "
         "commits are in `manifest.json`, every number in `metrics.json`.",
         "",
-        "## Claims",
+        "## The answer",
+        "",
+        "Each claim's verdict per seed (all its metrics together: it holds when every metric "
+        "holds, fails when one fails) and across seeds.",
+        "",
+        _answer_table(claims, seeds) if claims else "No run recorded verdicts.",
+        "",
+        "## Claims, metric by metric",
         "",
         "Each seed: the estimate with its 95 % bootstrap interval over test subjects, n and the "
         "verdict from that interval (holds: the whole interval shows an improvement; fails: the "
