@@ -644,6 +644,13 @@ def test_resume_keeps_completed_notebooks_and_reruns_the_rest(project, tmp_path)
     again = run(params, out, {"01_summarize.scale": 2.0}, resume=True, progress=False)
     assert again.manifest["resumed"]["kept"] == ["00_measure", "02_flaky"]
     assert again.metrics["01_summarize"]["scaled_sum"] == pytest.approx(2 * expected.sum())
+    # A changed notebook file runs again, with every notebook after it.
+    flaky = root / "notebooks" / "02_flaky.ipynb"
+    nb = nbformat.read(flaky, as_version=4)
+    nb.cells.append(new_code_cell("# an added cell"))
+    nbformat.write(nb, flaky)
+    edited = run(params, out, {"01_summarize.scale": 2.0}, resume=True, progress=False)
+    assert edited.manifest["resumed"]["kept"] == ["00_measure"]
     # A changed parameter of the first notebook runs everything again.
     fresh = run(params, out, {"seed": 1}, resume=True, progress=False)
     assert fresh.manifest["resumed"]["kept"] == []

@@ -22,9 +22,11 @@
    completed) and ``index.html``.
 
 ``resume=True`` continues an interrupted or failed run in the same folder: the leading notebooks
-that completed before with exactly the same parameters are kept (their outputs, records and
-timings), and the run starts at the first notebook that did not (data flow one way, so every
-later notebook runs again; their old records are removed from ``metrics.json`` first).
+that completed before with exactly the same parameters and an unchanged notebook file (SHA-256)
+are kept (their outputs, records and timings), and the run starts at the first notebook that did
+not (data flow one way, so every later notebook runs again; their old records are removed from
+``metrics.json`` first). Changes to the library itself are not detected: start afresh
+(``force``) after changing code that a kept notebook ran.
 """
 
 from __future__ import annotations
@@ -315,13 +317,16 @@ def _previous_manifest(run_dir: Path) -> dict[str, Any] | None:
 
 def _reusable_notebooks(plan: _RunPlan, previous: Mapping[str, Any]) -> list[str]:
     """The leading notebooks of ``plan`` that ``previous`` completed with the same parameters
-    (and whose executed notebook is still there)."""
+    and the same notebook file (and whose executed notebook is still there)."""
     done = set(previous.get("completed") or [])
     old_parameters = previous.get("parameters") or {}
+    old_sources = previous.get("sources_sha256") or {}
     kept = []
     for stem in plan.spec.notebooks:
         executed = plan.run_dir / "notebooks" / f"{stem}.ipynb"
         if stem not in done or old_parameters.get(stem) != plan.injected[stem]:
+            break
+        if old_sources.get(stem) != sha256_file(plan.sources[stem]):
             break
         if not executed.is_file():
             break
@@ -400,6 +405,7 @@ def _start_manifest(
         },
         "notebooks_dir": str(plan.notebooks_dir),
         "notebooks": list(plan.spec.notebooks),
+        "sources_sha256": {stem: sha256_file(path) for stem, path in plan.sources.items()},
         "overrides": dict(overrides or {}),
         "parameters": plan.injected,
         "seeds": collect_seeds(plan.injected),

@@ -88,6 +88,7 @@ __all__ = [
     "COMPARISON_METRICS",
     "compare_methods",
     "verdicts",
+    "br_verdicts",
 ]
 
 REFERENCES = ("series", "waveform")
@@ -606,3 +607,41 @@ def verdicts(
         raise ValueError(f"no comparison has both methods among the {scenario} windows "
                          f"(have {sorted(present)})")
     return pd.DataFrame(out)
+
+
+def br_verdicts(
+    br_rows: pd.DataFrame,
+    br_model: str,
+    *,
+    scenario: str = "illumination",
+    network: str = "TS-CAN",
+    **options: Any,
+) -> pd.DataFrame:
+    """Verdict rows of the breathing rate on the BR windows of ``scenario`` (the same paired
+    bootstrap as :func:`verdicts`, metrics relabelled in breaths/min):
+
+    - "br-network": ``br_model`` (the breathing network's respiration output, e.g.
+      "MTTS-CAN (resp)") beats the BR read from ``network``'s pulse;
+    - "br-lstm": the BR LSTM on its output beats it alone.
+
+    Comparisons whose methods are missing are left out; ValueError when none is left.
+    """
+    lstm = br_model + BR_LSTM_SUFFIX
+    comparisons = (
+        ("br-network", br_model, network, f"{br_model} reads BR better than {network}'s pulse"),
+        ("br-lstm", lstm, br_model, f"{lstm} beats {br_model} alone"),
+    )
+    rows = _checked_rows(br_rows)
+    present = set(rows.loc[rows["scenario"] == scenario, "method"])
+    out = []
+    for claim, method, versus, statement in comparisons:
+        if method in present and versus in present:
+            out += compare_methods(br_rows, method, versus, scenario=scenario, claim=claim,
+                                   statement=statement, **dict(options))
+    if not out:
+        raise ValueError(f"no BR comparison has both methods among the {scenario} windows "
+                         f"(have {sorted(present)})")
+    table = pd.DataFrame(out)
+    table["metric"] = table["metric"].str.replace("HR MAE reduction (bpm)",
+                                                  "BR MAE reduction (breaths/min)", regex=False)
+    return table
