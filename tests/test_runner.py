@@ -622,6 +622,10 @@ def test_resume_keeps_completed_notebooks_and_reruns_the_rest(project, tmp_path)
         run(params, out, progress=False)
     first = json.loads((out / "manifest.json").read_text())
     assert first["status"] == "failed" and first["completed"] == ["00_measure"]
+    # A run killed outright (no chance to finish its manifest) leaves the one written after
+    # its last completed notebook, with status "running": still enough to resume.
+    killed = {**first, "status": "running"}
+    (out / "manifest.json").write_text(json.dumps(killed))
     measured = (out / "notebooks" / "00_measure.ipynb").stat().st_mtime_ns
 
     (root / "notebooks" / "fail.flag").unlink()
@@ -631,7 +635,7 @@ def test_resume_keeps_completed_notebooks_and_reruns_the_rest(project, tmp_path)
     manifest = result.manifest
     assert manifest["status"] == "completed"
     assert manifest["resumed"]["kept"] == ["00_measure"]
-    assert manifest["resumed"]["previous_status"] == "failed"
+    assert manifest["resumed"]["previous_status"] == "running"
     assert manifest["completed"] == ["00_measure", "02_flaky", "01_summarize"]
     assert set(manifest["timings_seconds"]) == set(manifest["completed"])
     assert (out / "notebooks" / "00_measure.ipynb").stat().st_mtime_ns == measured

@@ -273,7 +273,9 @@ def run(
     if previous is not None:
         _keep_completed(manifest, previous, kept, plan.run_dir)
         progress_write(f"rppg run: resuming in {plan.run_dir}: keeping {len(kept)} completed "
-                   f"notebook(s){': ' + ', '.join(kept) if kept else ''}")
+                       f"notebook(s){': ' + ', '.join(kept) if kept else ''}")
+    # Written now and after every notebook, so that a run killed outright can still resume.
+    atomic_write_json(plan.run_dir / MANIFEST_FILE, manifest, sort_keys=False)
     failure: RunError | None = None
     # Made before the kernels' environment is set: this bar is for whoever runs the command.
     todo = [stem for stem in plan.spec.notebooks if stem not in kept]
@@ -448,6 +450,7 @@ def _run_notebook(
     manifest["timings_seconds"][stem] = round(clock.seconds, 3)
     if failure is None and not interrupted:
         manifest["completed"].append(stem)
+        atomic_write_json(plan.run_dir / MANIFEST_FILE, manifest, sort_keys=False)
     if interrupted:
         manifest["status"] = "interrupted"
         manifest["interrupted_notebook"] = stem
