@@ -16,10 +16,10 @@ infer's "decode_and_crop_s" minus decode; network and post-processing from infer
 Peak memory (``--memory 30 120``): each path in a fresh process per video length, its peak
 resident set size (``ru_maxrss``).
 
-HR check (``--hr-check N [VIDEO ...]``): the frozen and the eager network on N synthetic clips
-of each scenario clean and illumination (20 s, 128x128, seeds 1000..) and on the given videos:
-the paired per-window heart-rate difference (frozen - eager, bpm), mean with a bootstrap 95 %
-interval over windows, and its largest absolute value.
+HR check (``--hr-check N [VIDEO ...]``): the ``--fast`` path (frozen or bf16) and the eager
+network on N synthetic clips of each scenario clean and illumination (20 s, 128x128, seeds
+1000..) and on the given videos: the paired per-window heart-rate difference (fast - eager,
+bpm), mean with a bootstrap 95 % interval over windows, and its largest absolute value.
 
 Run: ``python benchmarks/bench_infer.py [--seconds 60] [--baseline cb5fb4e] [--memory 30 120]
 [--hr-check 4 my_face_video.mp4]``.
@@ -86,7 +86,8 @@ def run_path(name: str, video: Path, out: Path, baseline: str):
     """One ``rppg infer`` of ``video`` by path ``name`` (frozen, eager, today)."""
     if name == "today":
         return baseline_module(baseline).infer_video(video, default_weights(), out, progress=False)
-    return infer_video(video, default_weights(), out, freeze=name == "frozen", progress=False)
+    return infer_video(video, default_weights(), out, freeze=name == "frozen",
+                       bf16=name == "bf16", progress=False)
 
 
 def child_peak_rss(name: str, video: Path, baseline: str) -> None:
@@ -145,20 +146,20 @@ def synthetic_clips(count: int, workdir: Path) -> list[Path]:
     return paths
 
 
-def hr_check(videos: list[Path]) -> None:
-    """Paired per-window HR difference, frozen - eager, per video group and over all."""
-    print("\nHR check: frozen - eager network, per window (bpm)")
+def hr_check(videos: list[Path], fast: str) -> None:
+    """Paired per-window HR difference, ``fast`` path - eager, per video and over all."""
+    print(f"\nHR check: {fast} - eager network, per window (bpm)")
     every = []
     for video in videos:
         rates = {}
         with tempfile.TemporaryDirectory() as tmp:
-            for name in ("frozen", "eager"):
+            for name in (fast, "eager"):
                 result = run_path(name, video, Path(tmp) / name, "")
                 rates[name] = result.methods["tscan"].hr_series
-        diff = rates["frozen"] - rates["eager"]
+        diff = rates[fast] - rates["eager"]
         every.append(diff)
         print(f"  {video.name:<36} n = {diff.size:3d} windows, mean {diff.mean():+.4f}, "
-              f"max |diff| {np.max(np.abs(diff)):.4f}")
+              f"max |diff| {np.max(np.abs(diff)):.4f}", flush=True)
     diff = np.concatenate(every)
     rng = np.random.default_rng(0)
     boot = [rng.choice(diff, size=diff.size).mean() for _ in range(10_000)]
@@ -180,6 +181,8 @@ def main() -> None:
                         help="video lengths (s) for the peak-memory table, e.g. 30 120")
     parser.add_argument("--hr-check", nargs="+", default=None, metavar="N [VIDEO]",
                         help="frozen vs eager per-window HR on N x 2 synthetic clips and videos")
+    parser.add_argument("--fast", choices=("frozen", "bf16"), default="frozen",
+                        help="the path --hr-check compares with the eager one")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child-video", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -188,12 +191,12 @@ def main() -> None:
     if args.child:
         child_peak_rss(args.child, Path(args.child_video), args.baseline)
         return
-    paths = ["frozen", "eager"] + (["today"] if args.baseline else [])
+    paths = ["frozen", "eager", "bf16"] + (["today"] if args.baseline else [])
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if args.hr_check:
         count, *videos = args.hr_check
-        hr_check(synthetic_clips(int(count), workdir) + [Path(v) for v in videos])
+        hr_check(synthetic_clips(int(count), workdir) + [Path(v) for v in videos], args.fast)
         return
     video = workdir / f"face_640x480_{args.seconds:g}s.avi"
     make_video(video, args.seconds, 30.0, 640, 480, args.codec)
@@ -201,7 +204,7 @@ def main() -> None:
     best = time_paths(video, paths, args)
     print_speed(best, paths, args)
     if args.memory:
-        memory_table(args.memory, paths, args)
+        memory_table(args.memory, [p for p in paths if p in ("frozen", "today")], args)
 
 
 def print_speed(best: dict, paths: list[str], args: argparse.Namespace) -> None:
@@ -214,6 +217,7 @@ def print_speed(best: dict, paths: list[str], args: argparse.Namespace) -> None:
     for name in paths:
         b = best[name]
         label = {"frozen": "this branch (default)", "eager": "this branch --eager",
+                 "bf16": "this branch --bf16",
                  "today": f"today ({args.baseline})"}[name]
         ratio = best["today"]["wall"] / b["wall"] if "today" in best else float("nan")
         print(f"  {label:<26}{b['wall']:7.1f}{seconds / b['wall']:9.2f}x{ratio:8.2f}x"

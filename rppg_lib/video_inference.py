@@ -439,6 +439,7 @@ def infer_video(
     device: str = "auto",
     batch_frames: int | None = None,
     freeze: bool = True,
+    bf16: bool = False,
     save_masks: bool = False,
     force: bool = False,
     progress: bool = True,
@@ -460,6 +461,8 @@ def infer_video(
     freeze: run the network as a frozen TorchScript (:func:`rppg_lib.inference.frozen_model`;
         outputs equal the eager float32 model's to ~1e-6); False: eagerly. The summary's
         ``network_path`` records which ran, on which device, with how many threads.
+    bf16: the network eagerly in channels-last memory format under bfloat16 autocast (CPUs with
+        AVX-512-BF16 or AMX, and CUDA; outputs differ from float32 by ~3e-3 relative).
     force: move a previous result in ``out_dir`` aside instead of refusing the folder.
     Raises ValueError / FileNotFoundError / FileExistsError / PermissionError naming the
     argument or the file, before any decoding; NoFaceError (a ValueError) when no face is found
@@ -517,7 +520,7 @@ def infer_video(
         if loaded is not None:
             clock = time.perf_counter()
             derivative, resp, masks, network_path = _run_network(
-                loaded, pre, device, batch_frames, freeze, save_masks, progress
+                loaded, pre, device, batch_frames, (freeze, bf16), save_masks, progress
             )
             timings["network_s"] = time.perf_counter() - clock
             if derivative is not None:
@@ -591,16 +594,18 @@ def _frame_count_warning(source: _Source, n: int) -> None:
 
 
 def _run_network(loaded: LoadedModel, pre: Any, device: str, batch_frames: int | None,
-                 freeze: bool, save_masks: bool, progress: bool):
+                 speed: tuple[bool, bool], save_masks: bool, progress: bool):
     """(pulse derivative or None, respiration derivative or None, masks or None, the path that
-    ran: mode, dtype, device, torch threads)."""
+    ran: mode, dtype, device, torch threads). speed: (freeze, bf16)."""
+    freeze, bf16 = speed
     inputs = _network_inputs(pre, loaded)
     want_masks = save_masks and loaded.inputs == "standard"
     with network_threads():
         threads = torch.get_num_threads()
     raw, gates, _ = run_network(
         loaded.model, inputs, frame_depth=loaded.frame_depth, batch_frames=batch_frames,
-        device=device, freeze=freeze, return_masks=want_masks, progress=progress,
+        device=device, freeze=freeze, bf16=bf16, channels_last=bf16, return_masks=want_masks,
+        progress=progress,
     )
     columns = {kind: raw[:, i].astype(np.float64) for i, kind in enumerate(loaded.outputs)}
     masks = None
@@ -608,8 +613,9 @@ def _run_network(loaded: LoadedModel, pre: Any, device: str, batch_frames: int |
         masks = AttentionMasks(gate1=gates["gate1"], gate2=gates["gate2"], fps=pre.fps,
                                clip_id=str(pre.clip_id), img_size=int(loaded.img_size))
     path = {
-        "mode": "frozen TorchScript" if freeze and not want_masks else "eager",
-        "dtype": "float32", "device": str(next(loaded.model.parameters()).device),
+        "mode": "frozen TorchScript" if freeze and not (want_masks or bf16) else "eager",
+        "dtype": "bfloat16 autocast, channels-last" if bf16 else "float32",
+        "device": str(next(loaded.model.parameters()).device),
         "torch_threads": threads, "torch": torch.__version__,
     }
     return columns.get("pulse"), columns.get("resp"), masks, path
@@ -800,6 +806,9 @@ def register_infer_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--eager", action="store_true",
                         help="run the network eagerly instead of as a frozen TorchScript (same "
                         "numbers to ~1e-6; the summary's network_path says which ran)")
+    parser.add_argument("--bf16", action="store_true",
+                        help="the network under bfloat16 autocast, channels-last (CPUs with "
+                        "AVX-512-BF16 or AMX; outputs within ~3e-3 of float32)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(func=_cmd_infer)
 
@@ -813,7 +822,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
             result = infer_video(
                 video, args.weights, out, method=args.method, ground_truth=args.ground_truth,
                 fps=args.fps, crop=args.crop, window_s=args.window, step_s=args.step,
-                device=args.device, freeze=not args.eager, save_masks=args.masks,
+                device=args.device, freeze=not args.eager, bf16=args.bf16, save_masks=args.masks,
                 force=args.force,
                 progress=not args.no_progress,
             )

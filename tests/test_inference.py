@@ -346,6 +346,19 @@ def test_frozen_and_eager_networks_give_the_same_heart_rates(synthetic_video, tm
     np.testing.assert_allclose(frozen.hr_series, eager.hr_series, atol=0.01)
 
 
+def test_bf16_network_path_is_recorded_and_stays_close(synthetic_video, tmp_path):
+    path, _ = synthetic_video
+    runs = {
+        bf16: infer_video(path, _random_open_rppg_model(), tmp_path / str(bf16), crop="center",
+                          window_s=4.0, freeze=False, bf16=bf16, progress=False)
+        for bf16 in (True, False)
+    }
+    assert runs[True].summary["network_path"]["dtype"] == "bfloat16 autocast, channels-last"
+    assert runs[True].summary["network_path"]["mode"] == "eager"
+    fast, eager = (runs[bf16].methods["tscan"].derivative for bf16 in (True, False))
+    assert np.max(np.abs(fast - eager)) < 5e-2 * np.max(np.abs(eager))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(),
                     reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
 def test_rppg_infer_runs_the_network_on_cuda(synthetic_video, tmp_path):
