@@ -25,6 +25,28 @@ largest difference of the inference outputs from ``today``'s, relative to their 
 (same initial weights). On CUDA (when available) the same table with float16 AMP.
 Real time is 30 frames/s. ``--clock cpu`` counts frames per CPU second (all threads) instead of
 per wall-clock second: on a machine shared with other work, the wall clock measures the others.
+
+Measured on the shared 2-core AMD EPYC (AVX-512-BF16, no AMX; load average 14-18), torch 2.13,
+``--models TS-CAN --sizes 36 72 --chunks 1 --repeats 3 --infer-frames 400 --threads 1
+--clock cpu``, frames per CPU second, ratio to ``today`` (eager float32) in the same run:
+
+====== ==================== ============= ============= ==========
+S      variant              train         infer         rel. diff
+====== ==================== ============= ============= ==========
+36     today                174.8 (1.00x) 494 (1.00x)   0
+36     channels_last        176.5 (1.01x) 471 (0.95x)   8e-08
+36     bf16                 285.7 (1.63x) 755 (1.53x)   3e-03
+36     channels_last+bf16   300.0 (1.72x) 870 (1.76x)   3e-03
+36     freeze               -             563 (1.14x)   8e-08
+72     today                23.0 (1.00x)  58 (1.00x)    0
+72     channels_last        27.2 (1.18x)  72 (1.24x)    1e-07
+72     bf16                 49.2 (2.13x)  119 (2.04x)   4e-03
+72     channels_last+bf16   56.4 (2.45x)  152 (2.60x)   4e-03
+72     freeze               -             91 (1.57x)    1e-07
+====== ==================== ============= ============= ==========
+
+``--hr-check 4``: open-rppg's TS-CAN on 8 held-out clips, HR MAE float32 3.61 bpm (95 % CI
+0.13-8.17), bf16 3.61 bpm; paired change +0.000 bpm (95 % CI +0.000 to +0.000).
 """
 
 from __future__ import annotations
