@@ -1,22 +1,37 @@
 """Speed of ``rppg infer``: a 60 s 640x480 30 fps video as a multiple of real time on 2 CPU
 cores, with the share of decoding, face tracking and cropping, the network and the
-post-processing, beside today's path (the ``infer_video`` of the commit before this work).
+post-processing, beside today's path (the ``infer_video`` of the commit before this work) and
+this branch's eager network (``--eager``); and its peak memory at two video lengths.
 
 The video is bench_preprocess.py's synthetic face (the scikit-image astronaut drifting over a
 texture, MJPG by default) written to --workdir and kept between runs. Each path runs
-``--repeats`` times, alternating, and the best time of each counts (the machine may be shared).
-Today's path needs weights: both use open-rppg's TS-CAN trained on PURE from data/weights/.
+``--repeats`` times, alternating, and the best time of each counts (the machine may be shared);
+the CPU seconds (user + system, all threads) of that run are printed beside the wall clock, as
+they depend less on other work on the machine. Every path uses open-rppg's TS-CAN trained on
+PURE from data/weights/. The network path that ran (mode, threads) is read from the summary.
 
 Shares: decode = a decode-only pass over the file (what the pipeline reads); tracking and crops =
 infer's "decode_and_crop_s" minus decode; network and post-processing from infer's timings.
 
-Run: ``python benchmarks/bench_infer.py [--seconds 60] [--baseline cb5fb4e]``.
+Peak memory (``--memory 30 120``): each path in a fresh process per video length, its peak
+resident set size (``ru_maxrss``).
+
+HR check (``--hr-check N [VIDEO ...]``): the ``--fast`` path (frozen or bf16) and the eager
+network on N synthetic clips of each scenario clean and illumination (20 s, 128x128, seeds
+1000..) and on the given videos: the paired per-window heart-rate difference (fast - eager,
+bpm), mean with a bootstrap 95 % interval over windows, and its largest absolute value.
+
+Run: ``python benchmarks/bench_infer.py [--seconds 60] [--baseline cb5fb4e] [--memory 30 120]
+[--hr-check 4 my_face_video.mp4]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -24,17 +39,20 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_preprocess import make_video  # noqa: E402
 
+from rppg_lib.synthetic import generate  # noqa: E402
 from rppg_lib.video_inference import default_weights, infer_video  # noqa: E402
-from rppg_lib.video_io import DecodedFrames  # noqa: E402
+from rppg_lib.video_io import DecodedFrames, write_video  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
 
+@functools.lru_cache
 def baseline_module(commit: str):
     """``rppg_lib/video_inference.py`` as it was at ``commit``, imported beside today's."""
     source = subprocess.run(
@@ -59,6 +77,97 @@ def decode_seconds(video: Path) -> float:
     return time.perf_counter() - t0
 
 
+def cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def run_path(name: str, video: Path, out: Path, baseline: str):
+    """One ``rppg infer`` of ``video`` by path ``name`` (frozen, eager, today)."""
+    if name == "today":
+        return baseline_module(baseline).infer_video(video, default_weights(), out, progress=False)
+    return infer_video(video, default_weights(), out, freeze=name == "frozen",
+                       bf16=name == "bf16", progress=False)
+
+
+def child_peak_rss(name: str, video: Path, baseline: str) -> None:
+    """In a fresh process: run one path, print its peak RSS (MiB)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run_path(name, video, Path(tmp) / "out", baseline)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def peak_rss(name: str, video: Path, baseline: str, threads: int) -> float:
+    command = [sys.executable, __file__, "--child", name, "--child-video", str(video),
+               "--baseline", baseline, "--threads", str(threads)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def memory_table(lengths: list[float], paths: list[str], args: argparse.Namespace) -> None:
+    workdir = Path(args.workdir)
+    print(f"\npeak RSS (MiB), one fresh process per run, {args.threads} threads")
+    print(f"  {'video':<8}" + "".join(f"{p:>10}" for p in paths))
+    for seconds in lengths:
+        video = workdir / f"face_640x480_{seconds:g}s.avi"
+        make_video(video, seconds, 30.0, 640, 480, args.codec)
+        row = [peak_rss(p, video, args.baseline, args.threads) for p in paths]
+        print(f"  {seconds:>5g} s " + "".join(f"{r:>10.0f}" for r in row), flush=True)
+
+
+def time_paths(video: Path, paths: list[str], args: argparse.Namespace) -> dict:
+    """Best wall clock per path (alternated), with that run's CPU seconds and summary."""
+    best = {p: {"wall": float("inf")} for p in paths}
+    best["decode"] = {"wall": float("inf")}
+    for repeat in range(args.repeats):
+        best["decode"]["wall"] = min(best["decode"]["wall"], decode_seconds(video))
+        for name in paths:
+            with tempfile.TemporaryDirectory() as tmp:
+                t0, c0 = time.perf_counter(), cpu_seconds()
+                result = run_path(name, video, Path(tmp) / name, args.baseline)
+                wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+            if wall < best[name]["wall"]:
+                best[name] = {"wall": wall, "cpu": cpu, "summary": result.summary}
+        print(f"repeat {repeat + 1}: " + ", ".join(
+            f"{p} {best[p]['wall']:.1f} s" for p in paths), flush=True)
+    return best
+
+
+def synthetic_clips(count: int, workdir: Path) -> list[Path]:
+    """``count`` clean and ``count`` illumination clips (20 s, 128x128, 30 fps, lossless)."""
+    paths = []
+    for seed in range(1000, 1000 + count):
+        for scenario in ("clean", "illumination"):
+            path = workdir / f"hr_check_{scenario}_{seed}.avi"
+            if not path.is_file():
+                clip = generate(scenario, seconds=20.0, fps=30.0, size=128, seed=seed)
+                write_video(path, clip.frames, 30.0)
+            paths.append(path)
+    return paths
+
+
+def hr_check(videos: list[Path], fast: str) -> None:
+    """Paired per-window HR difference, ``fast`` path - eager, per video and over all."""
+    print(f"\nHR check: {fast} - eager network, per window (bpm)")
+    every = []
+    for video in videos:
+        rates = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in (fast, "eager"):
+                result = run_path(name, video, Path(tmp) / name, "")
+                rates[name] = result.methods["tscan"].hr_series
+        diff = rates[fast] - rates["eager"]
+        every.append(diff)
+        print(f"  {video.name:<36} n = {diff.size:3d} windows, mean {diff.mean():+.4f}, "
+              f"max |diff| {np.max(np.abs(diff)):.4f}", flush=True)
+    diff = np.concatenate(every)
+    rng = np.random.default_rng(0)
+    boot = [rng.choice(diff, size=diff.size).mean() for _ in range(10_000)]
+    low, high = np.percentile(boot, [2.5, 97.5])
+    print(f"  all: n = {diff.size} windows of {len(videos)} videos, mean {diff.mean():+.4f} bpm "
+          f"(95 % CI {low:+.4f} to {high:+.4f}), max |diff| {np.max(np.abs(diff)):.4f} bpm")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -68,50 +177,62 @@ def main() -> None:
     parser.add_argument("--baseline", default="cb5fb4e",
                         help="commit whose rppg infer is today's path ('' to skip)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--memory", type=float, nargs="*", default=[],
+                        help="video lengths (s) for the peak-memory table, e.g. 30 120")
+    parser.add_argument("--hr-check", nargs="+", default=None, metavar="N [VIDEO]",
+                        help="frozen vs eager per-window HR on N x 2 synthetic clips and videos")
+    parser.add_argument("--fast", choices=("frozen", "bf16"), default="frozen",
+                        help="the path --hr-check compares with the eager one")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child-video", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
+    if args.child:
+        child_peak_rss(args.child, Path(args.child_video), args.baseline)
+        return
+    paths = ["frozen", "eager", "bf16"] + (["today"] if args.baseline else [])
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    if args.hr_check:
+        count, *videos = args.hr_check
+        hr_check(synthetic_clips(int(count), workdir) + [Path(v) for v in videos], args.fast)
+        return
     video = workdir / f"face_640x480_{args.seconds:g}s.avi"
     make_video(video, args.seconds, 30.0, 640, 480, args.codec)
-    weights = default_weights()
-    old = baseline_module(args.baseline) if args.baseline else None
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    best = time_paths(video, paths, args)
+    print_speed(best, paths, args)
+    if args.memory:
+        memory_table(args.memory, [p for p in paths if p in ("frozen", "today")], args)
 
-    best = {"new": float("inf"), "old": float("inf"), "decode": float("inf")}
-    timings = {}
-    for repeat in range(args.repeats):
-        best["decode"] = min(best["decode"], decode_seconds(video))
-        with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
-            result = infer_video(video, weights, Path(tmp) / "new", progress=False)
-            elapsed = time.perf_counter() - t0
-            if elapsed < best["new"]:
-                best["new"], timings = elapsed, result.summary["timings_s"]
-            if old is not None:
-                t0 = time.perf_counter()
-                old.infer_video(video, weights, Path(tmp) / "old", progress=False)
-                best["old"] = min(best["old"], time.perf_counter() - t0)
-        print(f"repeat {repeat + 1}: new {best['new']:.1f} s, old {best['old']:.1f} s")
 
-    seconds = args.seconds
-    new = best["new"]
-    decode = min(best["decode"], timings["decode_and_crop_s"])
+def print_speed(best: dict, paths: list[str], args: argparse.Namespace) -> None:
+    seconds, new = args.seconds, best["frozen"]
+    timings = new["summary"]["timings_s"]
+    print(f"\nrppg infer on {seconds:g} s of 640x480 {args.codec} at 30 fps, "
+          f"{args.threads} threads, best of {args.repeats}; network path: "
+          f"{new['summary']['network_path']}")
+    print(f"  {'path':<26}{'wall s':>7}{'x real t.':>10}{'vs today':>9}{'CPU s':>7}")
+    for name in paths:
+        b = best[name]
+        label = {"frozen": "this branch (default)", "eager": "this branch --eager",
+                 "bf16": "this branch --bf16",
+                 "today": f"today ({args.baseline})"}[name]
+        ratio = best["today"]["wall"] / b["wall"] if "today" in best else float("nan")
+        print(f"  {label:<26}{b['wall']:7.1f}{seconds / b['wall']:9.2f}x{ratio:8.2f}x"
+              f"{b['cpu']:7.1f}")
+    decode = min(best["decode"]["wall"], timings["decode_and_crop_s"])
     shares = {
         "decode": decode,
         "face tracking + crops": timings["decode_and_crop_s"] - decode,
         "network": timings.get("network_s", 0.0),
         "post-processing": timings["post_s"],
     }
-    shares["other (checks, loading, writing)"] = new - sum(shares.values())
-    print(f"\nrppg infer on {seconds:g} s of 640x480 {args.codec} at 30 fps, "
-          f"{args.threads} threads, best of {args.repeats}")
-    print(f"  this branch : {new:6.1f} s = {seconds / new:5.2f}x real time")
-    if old is not None:
-        print(f"  today ({args.baseline}): {best['old']:6.1f} s = {seconds / best['old']:5.2f}x "
-              f"real time; this branch is {best['old'] / new:.2f}x as fast")
+    shares["other (checks, loading, writing)"] = new["wall"] - sum(shares.values())
+    print("  shares of this branch's best run:")
     for name, value in shares.items():
-        print(f"  {name:<34}{value:6.1f} s  {value / new:5.0%}")
+        print(f"    {name:<34}{value:6.1f} s  {value / new['wall']:5.0%}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ Variants (each a documented option of :func:`rppg_lib.training.train` (``TrainCo
   computation as rPPG-Toolbox's TS-CAN);
 * ``default``: the default path now (inference under ``torch.inference_mode``); same numbers;
 * ``channels_last``, ``bf16`` (bfloat16 autocast; only where the CPU supports it), both;
+* ``freeze`` (inference only): the model traced with TorchScript, frozen and optimised for
+  inference (:func:`rppg_lib.inference.frozen_model`; the default of ``rppg infer``); its
+  trace is part of each timed call, as in ``rppg infer``;
 * ``compile`` (with ``--compile``): ``torch.compile`` of the model, its compile time printed
   apart (the first call) from its steady rate.
 
@@ -20,7 +23,30 @@ default of ``rppg infer``). The variants alternate within each repeat and the be
 counts, so that the ratios hold on a machine shared with other work. ``rel. diff`` is the
 largest difference of the inference outputs from ``today``'s, relative to their largest value
 (same initial weights). On CUDA (when available) the same table with float16 AMP.
-Real time is 30 frames/s.
+Real time is 30 frames/s. ``--clock cpu`` counts frames per CPU second (all threads) instead of
+per wall-clock second: on a machine shared with other work, the wall clock measures the others.
+
+Measured on the shared 2-core AMD EPYC (AVX-512-BF16, no AMX; load average 14-18), torch 2.13,
+``--models TS-CAN --sizes 36 72 --chunks 1 --repeats 3 --infer-frames 400 --threads 1
+--clock cpu``, frames per CPU second, ratio to ``today`` (eager float32) in the same run:
+
+====== ==================== ============= ============= ==========
+S      variant              train         infer         rel. diff
+====== ==================== ============= ============= ==========
+36     today                174.8 (1.00x) 494 (1.00x)   0
+36     channels_last        176.5 (1.01x) 471 (0.95x)   8e-08
+36     bf16                 285.7 (1.63x) 755 (1.53x)   3e-03
+36     channels_last+bf16   300.0 (1.72x) 870 (1.76x)   3e-03
+36     freeze               -             563 (1.14x)   8e-08
+72     today                23.0 (1.00x)  58 (1.00x)    0
+72     channels_last        27.2 (1.18x)  72 (1.24x)    1e-07
+72     bf16                 49.2 (2.13x)  119 (2.04x)   4e-03
+72     channels_last+bf16   56.4 (2.45x)  152 (2.60x)   4e-03
+72     freeze               -             91 (1.57x)    1e-07
+====== ==================== ============= ============= ==========
+
+``--hr-check 4``: open-rppg's TS-CAN on 8 held-out clips, HR MAE float32 3.61 bpm (95 % CI
+0.13-8.17), bf16 3.61 bpm; paired change +0.000 bpm (95 % CI +0.000 to +0.000).
 """
 
 from __future__ import annotations
@@ -62,6 +88,7 @@ def variants(device: torch.device, use_compile: bool) -> dict[str, dict]:
     if bf16_supported(device):
         out["bf16"] = {"bf16": True}
         out["channels_last+bf16"] = {"channels_last": True, "bf16": True}
+    out["freeze"] = {"freeze": True}
     if use_compile:
         out["compile"] = {"compile": True}
     return out
@@ -72,12 +99,21 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+CLOCKS = {"wall": time.perf_counter, "cpu": _cpu_seconds}
+_clock = CLOCKS["wall"]
+
+
 def _timed(fn: Callable[[], object], device: torch.device) -> float:
     _sync(device)
-    started = time.perf_counter()
+    started = _clock()
     fn()
     _sync(device)
-    return time.perf_counter() - started
+    return _clock() - started
 
 
 def build(model_name: str, size: int, device: torch.device) -> torch.nn.Module:
@@ -133,7 +169,12 @@ class Case:
             amp=bool(self.options.get("amp")),
             bf16=bool(self.options.get("bf16")),
             channels_last=bool(self.options.get("channels_last")),
+            freeze=bool(self.options.get("freeze")),
         )[0]
+
+    def train_step_if_any(self) -> None:
+        if not self.options.get("freeze"):  # an inference-only option
+            self.train_step()
 
 
 def bench(model_name, size, device, names, repeats, chunks, n_infer) -> dict:
@@ -143,20 +184,21 @@ def bench(model_name, size, device, names, repeats, chunks, n_infer) -> dict:
     }
     first = {}
     for name, case in cases.items():  # warm-up: allocations, oneDNN primitives, compilation
-        first[name] = _timed(case.train_step, device) + _timed(case.infer, device)
+        first[name] = _timed(case.train_step_if_any, device) + _timed(case.infer, device)
     times: dict[str, dict[str, list[float]]] = {n: {"train": [], "infer": []} for n in cases}
     outputs = {}
     for _ in range(repeats):
         for name, case in cases.items():  # alternated
-            times[name]["train"].append(_timed(case.train_step, device))
-            started = time.perf_counter()
+            if not case.options.get("freeze"):
+                times[name]["train"].append(_timed(case.train_step, device))
+            started = _clock()
             outputs[name] = case.infer()
             _sync(device)
-            times[name]["infer"].append(time.perf_counter() - started)
+            times[name]["infer"].append(_clock() - started)
     frames = chunks * CHUNK
     return {
         name: {
-            "train": frames / min(t["train"]),
+            "train": frames / min(t["train"]) if t["train"] else float("nan"),
             "infer": n_infer / min(t["infer"]),
             "first_s": first[name],
             "max_diff": float(
@@ -220,7 +262,12 @@ def main() -> None:
     parser.add_argument("--hr-check", type=int, default=0, metavar="SEEDS",
                         help="also: HR MAE of bf16 vs float32 inference on 2 x SEEDS clips")
     parser.add_argument("--weights", default=None, help="open-rppg wheel (default data/weights)")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="wall clock, or CPU seconds of all threads (steadier on a loaded "
+                        "machine; with --threads 1 it counts the work)")
     args = parser.parse_args()
+    global _clock
+    _clock = CLOCKS[args.clock]
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
@@ -228,7 +275,8 @@ def main() -> None:
         f"torch {torch.__version__}; CPU threads {torch.get_num_threads()}; bf16 CPU kernels "
         f"{'yes' if bf16_supported() else 'no'}; CUDA "
         f"{'yes: ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no'}; "
-        f"load average {os.getloadavg()[0]:.1f}; best of {args.repeats}; training step "
+        f"load average {os.getloadavg()[0]:.1f}; {args.clock} clock; best of {args.repeats}; "
+        "training step "
         f"{args.chunks} x {CHUNK} frames; inference {args.infer_frames} frames in batches of 200"
     )
     header = (

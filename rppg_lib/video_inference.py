@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from matplotlib.figure import Figure
 
 from rppg_lib.atomic import atomic_write_text, atomic_write_with, move_aside
@@ -73,6 +74,7 @@ from rppg_lib.signals import (
     peak_quality,
     resample_to_times,
 )
+from rppg_lib.threads import network_threads
 from rppg_lib.training.data import ClipFrames
 from rppg_lib.training.distributed import resolve_device
 from rppg_lib.validation import check_choice
@@ -85,7 +87,7 @@ from rppg_lib.video_io import (
     check_video,
     list_image_files,
 )
-from rppg_lib.weights.open_rppg import OPEN_RPPG_CLIP_LENGTH, open_rppg_inputs
+from rppg_lib.weights.open_rppg import OPEN_RPPG_CLIP_LENGTH, OpenRppgFrames
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -320,17 +322,13 @@ def _read_ground_truth(path: Path, frame_times: np.ndarray) -> tuple[str, Any]:
 
 
 def _network_inputs(pre: Any, loaded: LoadedModel) -> Any:
-    """The network input for ``loaded``: the preprocessed clip itself (standard inputs), or
-    open-rppg's inputs built from the crops (clips of 160 frames; the last one completed by
-    repeating the last frame; the inputs of those copies are dropped again)."""
+    """The network input for ``loaded``, built lazily batch by batch (memory flat in the video's
+    length): the preprocessed clip itself (standard inputs), or open-rppg's inputs built from the
+    crops (:class:`~rppg_lib.weights.open_rppg.OpenRppgFrames`: clips of 160 frames, the last one
+    completed by repeating the last frame)."""
     if loaded.inputs == "standard":
         return ClipFrames(pre.motion, pre.appearance)
-    crops = np.asarray(pre.mask_frames, dtype=np.float32)
-    n = crops.shape[0]
-    extra = -n % OPEN_RPPG_CLIP_LENGTH
-    if extra:
-        crops = np.concatenate([crops, np.repeat(crops[-1:], extra, axis=0)])
-    return open_rppg_inputs(crops)[:n]
+    return OpenRppgFrames(pre.mask_frames, OPEN_RPPG_CLIP_LENGTH)
 
 
 def _quality(name: str, pulse: np.ndarray, fps: float, window_s: float, step_s: float,
@@ -440,6 +438,8 @@ def infer_video(
     step_s: float = HR_STEP_S,
     device: str = "auto",
     batch_frames: int | None = None,
+    freeze: bool = True,
+    bf16: bool = False,
     save_masks: bool = False,
     force: bool = False,
     progress: bool = True,
@@ -458,6 +458,11 @@ def infer_video(
     crop: "haar" (face detection and tracking) or "center" (largest centre square: for videos
         where the face fills the frame but is not found).
     window_s, step_s: the sliding window of the heart rate over time (s); window_s >= 2.86 s.
+    freeze: run the network as a frozen TorchScript (:func:`rppg_lib.inference.frozen_model`;
+        outputs equal the eager float32 model's to ~1e-6); False: eagerly. The summary's
+        ``network_path`` records which ran, on which device, with how many threads.
+    bf16: the network eagerly in channels-last memory format under bfloat16 autocast (CPUs with
+        AVX-512-BF16 or AMX, and CUDA; outputs differ from float32 by ~3e-3 relative).
     force: move a previous result in ``out_dir`` aside instead of refusing the folder.
     Raises ValueError / FileNotFoundError / FileExistsError / PermissionError naming the
     argument or the file, before any decoding; NoFaceError (a ValueError) when no face is found
@@ -493,7 +498,7 @@ def infer_video(
         mask_size=None if standard else crop_side,
     )
     results: dict[str, MethodResult] = {}
-    resp = br = masks = mask_frames = None
+    resp = br = masks = mask_frames = network_path = None
     with tempfile.TemporaryDirectory(prefix="rppg_infer_") as tmp:
         try:
             pre = preprocess_frames(
@@ -514,8 +519,8 @@ def infer_video(
         _check_duration(video_path, n, fs)
         if loaded is not None:
             clock = time.perf_counter()
-            derivative, resp, masks, padded = _run_network(
-                loaded, pre, device, batch_frames, save_masks, progress
+            derivative, resp, masks, network_path = _run_network(
+                loaded, pre, device, batch_frames, (freeze, bf16), save_masks, progress
             )
             timings["network_s"] = time.perf_counter() - clock
             if derivative is not None:
@@ -544,6 +549,7 @@ def infer_video(
         video_path, source, fs, n, methods, results, model_name, loaded, crop, no_face,
         window_s, step_s, gt_path, reference, ref_rates, br, timings,
     )
+    summary["network_path"] = network_path
     out = Path(out_dir)
     files = _write_tables(out, frame_times, results, resp, ref_rates)
     figure = plot_video_pulse(frame_times, results, resp=resp, reference_hr=ref_rates,
@@ -588,20 +594,31 @@ def _frame_count_warning(source: _Source, n: int) -> None:
 
 
 def _run_network(loaded: LoadedModel, pre: Any, device: str, batch_frames: int | None,
-                 save_masks: bool, progress: bool):
-    """(pulse derivative or None, respiration derivative or None, masks or None, padded)."""
+                 speed: tuple[bool, bool], save_masks: bool, progress: bool):
+    """(pulse derivative or None, respiration derivative or None, masks or None, the path that
+    ran: mode, dtype, device, torch threads). speed: (freeze, bf16)."""
+    freeze, bf16 = speed
     inputs = _network_inputs(pre, loaded)
     want_masks = save_masks and loaded.inputs == "standard"
-    raw, gates, padded = run_network(
+    with network_threads():
+        threads = torch.get_num_threads()
+    raw, gates, _ = run_network(
         loaded.model, inputs, frame_depth=loaded.frame_depth, batch_frames=batch_frames,
-        device=device, return_masks=want_masks, progress=progress,
+        device=device, freeze=freeze, bf16=bf16, channels_last=bf16, return_masks=want_masks,
+        progress=progress,
     )
     columns = {kind: raw[:, i].astype(np.float64) for i, kind in enumerate(loaded.outputs)}
     masks = None
     if gates is not None:
         masks = AttentionMasks(gate1=gates["gate1"], gate2=gates["gate2"], fps=pre.fps,
                                clip_id=str(pre.clip_id), img_size=int(loaded.img_size))
-    return columns.get("pulse"), columns.get("resp"), masks, padded
+    path = {
+        "mode": "frozen TorchScript" if freeze and not (want_masks or bf16) else "eager",
+        "dtype": "bfloat16 autocast, channels-last" if bf16 else "float32",
+        "device": str(next(loaded.model.parameters()).device),
+        "torch_threads": threads, "torch": torch.__version__,
+    }
+    return columns.get("pulse"), columns.get("resp"), masks, path
 
 
 def _breathing(resp: np.ndarray, fs: float) -> float | None:
@@ -786,6 +803,12 @@ def register_infer_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--step", type=float, default=1.0, help="HR window step (s)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     parser.add_argument("--masks", action="store_true", help="also save the attention masks")
+    parser.add_argument("--eager", action="store_true",
+                        help="run the network eagerly instead of as a frozen TorchScript (same "
+                        "numbers to ~1e-6; the summary's network_path says which ran)")
+    parser.add_argument("--bf16", action="store_true",
+                        help="the network under bfloat16 autocast, channels-last (CPUs with "
+                        "AVX-512-BF16 or AMX; outputs within ~3e-3 of float32)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(func=_cmd_infer)
 
@@ -799,7 +822,8 @@ def _cmd_infer(args: argparse.Namespace) -> int:
             result = infer_video(
                 video, args.weights, out, method=args.method, ground_truth=args.ground_truth,
                 fps=args.fps, crop=args.crop, window_s=args.window, step_s=args.step,
-                device=args.device, save_masks=args.masks, force=args.force,
+                device=args.device, freeze=not args.eager, bf16=args.bf16, save_masks=args.masks,
+                force=args.force,
                 progress=not args.no_progress,
             )
     except (ValueError, OSError) as err:

@@ -1,8 +1,8 @@
 """Fast paths of the networks: inference options (inference_mode, channels-last, bfloat16
-autocast), training options, and the CUDA (+AMP) path where present.
+autocast, frozen TorchScript), training options, and the CUDA (+AMP) path where present.
 
-Tolerances (outputs relative to their largest value): channels-last float32 1e-5 (only the
-order of the float32 sums changes); bfloat16 autocast 5e-2 (8-bit mantissa in the convs).
+Tolerances (outputs relative to their largest value): channels-last and frozen float32 1e-5
+(only the order of the float32 sums changes); bfloat16 autocast 5e-2 (8-bit mantissa).
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from rppg_lib.inference import bf16_supported, run_network
+from rppg_lib.inference import bf16_supported, frozen_model, run_network
 from rppg_lib.models import CAN, TSCAN, TSM
 from rppg_lib.training import ChunkDataset, TrainConfig, train
 
 torch.set_num_threads(1)
 
 CHANNELS_LAST_TOL = 1e-5
+FROZEN_TOL = 1e-5
 BF16_TOL = 5e-2
 
 
@@ -69,6 +70,25 @@ def test_channels_last_inference_matches_float32_and_restores_the_model(kind):
     for name in ("gate1", "gate2"):
         assert np.max(np.abs(masks[name].astype(np.float32) - ref_masks[name])) < 1e-3
     assert model.motion_conv1.weight.is_contiguous()  # contiguous again after the call
+
+
+@pytest.mark.parametrize("kind", ["tscan", "can"])
+def test_frozen_inference_matches_eager_float32_in_every_batch(kind):
+    model, x = _model(kind), _inputs(75)  # batches of 40, 35 (padded to 40 for TS-CAN)
+    ref, _, ref_padded = run_network(model, x, batch_frames=40)
+    out, _, padded = run_network(model, x, batch_frames=40, freeze=True)
+    assert padded == ref_padded and out.shape == ref.shape
+    assert _rel(out, ref) < FROZEN_TOL
+    assert not np.array_equal(out, ref)  # the frozen graph ran (its sums differ in the last bits)
+    assert model.training  # the model is left as it was
+
+
+def test_frozen_model_serves_any_batch_size():
+    model = _model().eval()
+    frozen = frozen_model(model, torch.from_numpy(_inputs(10)))
+    x = torch.from_numpy(_inputs(60))
+    with torch.no_grad():
+        assert _rel(frozen(x).numpy(), model(x).numpy()) < FROZEN_TOL
 
 
 @pytest.mark.parametrize("kind", ["tscan", "can"])
@@ -176,3 +196,4 @@ def test_cuda_inference_with_amp_matches_the_cpu():
 def test_cuda_training_with_amp_gives_finite_losses():
     _, hist = _train(device="cuda", amp=True, channels_last=True)
     assert np.isfinite(hist[0]["train_loss"])
+

@@ -348,6 +348,51 @@ def test_infer_video_with_a_trained_checkpoint_finds_the_face(
     assert masks.gate1.shape == (240, 34, 34)
 
 
+def _random_open_rppg_model() -> LoadedModel:
+    torch.manual_seed(0)
+    net = TSCAN(frame_depth=20, tsm_edge="replicate").eval()
+    return LoadedModel(net, "open_rppg", ("pulse",), 36, 20, "open_rppg", "random")
+
+
+def test_frozen_and_eager_networks_give_the_same_heart_rates(synthetic_video, tmp_path):
+    path, _ = synthetic_video
+    runs = {
+        freeze: infer_video(path, _random_open_rppg_model(), tmp_path / str(freeze),
+                            crop="center", window_s=4.0, freeze=freeze, progress=False)
+        for freeze in (True, False)
+    }
+    assert runs[True].summary["network_path"]["mode"] == "frozen TorchScript"
+    assert runs[False].summary["network_path"]["mode"] == "eager"
+    assert runs[True].summary["network_path"]["torch_threads"] >= 1
+    frozen, eager = (runs[freeze].methods["tscan"] for freeze in (True, False))
+    scale = np.max(np.abs(eager.derivative))
+    np.testing.assert_allclose(frozen.derivative, eager.derivative, rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(frozen.hr_series, eager.hr_series, atol=0.01)
+
+
+def test_bf16_network_path_is_recorded_and_stays_close(synthetic_video, tmp_path):
+    path, _ = synthetic_video
+    runs = {
+        bf16: infer_video(path, _random_open_rppg_model(), tmp_path / str(bf16), crop="center",
+                          window_s=4.0, freeze=False, bf16=bf16, progress=False)
+        for bf16 in (True, False)
+    }
+    assert runs[True].summary["network_path"]["dtype"] == "bfloat16 autocast, channels-last"
+    assert runs[True].summary["network_path"]["mode"] == "eager"
+    fast, eager = (runs[bf16].methods["tscan"].derivative for bf16 in (True, False))
+    assert np.max(np.abs(fast - eager)) < 5e-2 * np.max(np.abs(eager))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+def test_rppg_infer_runs_the_network_on_cuda(synthetic_video, tmp_path):
+    path, _ = synthetic_video
+    result = infer_video(path, _random_open_rppg_model(), tmp_path, crop="center",
+                         device="cuda", progress=False)
+    assert result.summary["network_path"]["device"].startswith("cuda")
+    assert result.methods["tscan"].derivative.shape == result.frame_times.shape
+
+
 def test_video_without_a_face_is_reported_clearly(tmp_path, checkpoint_path, capsys):
     rng = np.random.default_rng(0)
     frames = rng.integers(90, 110, size=(60, 96, 96, 3), dtype=np.uint8)

@@ -20,6 +20,7 @@ from keras_synthetic import write_keras2_can, write_keras2_lstm, write_open_rppg
 
 from rppg_lib.models import TSCAN, ExplicitLSTM
 from rppg_lib.weights import (
+    OpenRppgFrames,
     load_keras_can,
     load_keras_lstm,
     load_open_rppg_tscan,
@@ -237,6 +238,21 @@ def test_open_rppg_inputs_follow_the_variant():
         open_rppg_inputs(frames[:30], clip_length=20)
     with pytest.raises(ValueError, match="clip_length"):
         open_rppg_inputs(frames, clip_length=25)
+
+
+def test_open_rppg_frames_build_the_same_inputs_clip_by_clip(tmp_path):
+    crops = _clip(50).astype(np.float32) / 255  # 50 frames: the last clip of 20 is completed
+    np.save(tmp_path / "crops.npy", crops)
+    lazy = OpenRppgFrames(np.load(tmp_path / "crops.npy", mmap_mode="r"), clip_length=20)
+    padded = np.concatenate([crops, np.repeat(crops[-1:], 10, axis=0)])
+    whole = open_rppg_inputs(padded, clip_length=20)[:50]
+    assert len(lazy) == 50 and lazy.shape == (50, 6, 36, 36)
+    for start, stop in [(0, 50), (0, 20), (7, 33), (40, 50), (45, 99), (30, 30)]:
+        np.testing.assert_array_equal(lazy[start:stop], whole[start:stop])
+    with pytest.raises(ValueError, match="step 1"):
+        lazy[::2]
+    with pytest.raises(ValueError, match=r"\(T, S, S, 3\)"):
+        OpenRppgFrames(crops[:, :20])
 
 
 def test_open_rppg_synthetic_weights_match_numpy_reference(tmp_path):

@@ -2,7 +2,7 @@
 
 * :func:`load_toolbox_tscan`: rPPG-Toolbox TS-CAN ``.pth`` (72x72, DataParallel keys);
 * :func:`load_open_rppg_tscan`: open-rppg's TS-CAN (Keras 3 ``.weights.h5``, float16, 36x36) and
-  :func:`open_rppg_inputs`, the input it expects;
+  :func:`open_rppg_inputs`, the input it expects (:class:`OpenRppgFrames`: built lazily);
 * :func:`load_keras_can`, :func:`load_keras_lstm`: the Benefit-of-Distraction Keras 2 ``.h5``
   breathing CAN and HR / BR LSTM denoisers.
 
@@ -11,13 +11,14 @@ and both shapes where the checkpoint does not fit; models come back in eval mode
 """
 
 from rppg_lib.weights.bod import load_keras_can, load_keras_lstm
-from rppg_lib.weights.open_rppg import load_open_rppg_tscan, open_rppg_inputs
+from rppg_lib.weights.open_rppg import OpenRppgFrames, load_open_rppg_tscan, open_rppg_inputs
 from rppg_lib.weights.toolbox import load_toolbox_tscan
 
 __all__ = [
     "load_toolbox_tscan",
     "load_open_rppg_tscan",
     "open_rppg_inputs",
+    "OpenRppgFrames",
     "load_keras_can",
     "load_keras_lstm",
 ]

@@ -22,6 +22,7 @@ import os
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -34,6 +35,7 @@ from rppg_lib.weights.keras_h5 import conv_kernel_to_torch, dense_kernel_to_torc
 __all__ = [
     "load_open_rppg_tscan",
     "open_rppg_inputs",
+    "OpenRppgFrames",
     "OPEN_RPPG_TSCAN_LAYERS",
     "OPEN_RPPG_FRAME_DEPTH",
     "OPEN_RPPG_CLIP_LENGTH",
@@ -157,3 +159,43 @@ def open_rppg_inputs(
     appearance = np.broadcast_to(clips.mean(axis=1, keepdims=True), clips.shape)
     both = np.concatenate([motion, appearance], axis=-1).reshape(-1, *x.shape[1:3], 6)
     return np.ascontiguousarray(both.transpose(0, 3, 1, 2), dtype=np.float32)
+
+
+class OpenRppgFrames:
+    """Lazy open-rppg TS-CAN input of face crops ``(T, S, S, 3)`` (any T): ``frames[a:b]`` is
+    ``(b-a, 6, S, S)`` float32, :func:`open_rppg_inputs` of the clips that hold frames a to b-1.
+
+    The last clip is completed by repeating the last crop; the inputs of those copies are never
+    returned. Memory holds the clips of one slice, whatever T (``crops`` may be memory-mapped).
+    """
+
+    def __init__(self, crops: Any, clip_length: int = OPEN_RPPG_CLIP_LENGTH) -> None:
+        shape = np.shape(crops)
+        if len(shape) != 4 or shape[-1] != 3 or shape[1] != shape[2] or shape[0] == 0:
+            raise ValueError(f"crops must have shape (T, S, S, 3) with T > 0, got {shape}")
+        self.crops = crops
+        self.clip_length = check_positive_int(clip_length, "clip_length")
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        n, side = len(self.crops), np.shape(self.crops)[1]
+        return (n, 6, side, side)
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        if not isinstance(index, slice):
+            raise TypeError(f"OpenRppgFrames takes a slice, got {type(index).__name__}")
+        start, stop, step = index.indices(len(self))
+        if step != 1:
+            raise ValueError(f"OpenRppgFrames takes a slice with step 1, got step {step}")
+        if stop <= start:
+            return np.empty((0, *self.shape[1:]), dtype=np.float32)
+        length = self.clip_length
+        first, end = start // length * length, -(-stop // length) * length
+        crops = np.asarray(self.crops[first:end], dtype=np.float32)
+        if len(crops) < end - first:
+            extra = np.repeat(crops[-1:], end - first - len(crops), axis=0)
+            crops = np.concatenate([crops, extra])
+        return open_rppg_inputs(crops, length)[start - first : stop - first]
