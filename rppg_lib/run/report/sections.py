@@ -143,24 +143,51 @@ def _interval(est: Any, low: Any, high: Any) -> str:
     return shown
 
 
+def _claim_groups(rows: list[dict]) -> list[list[dict]]:
+    """Consecutive rows of one claim (same claim, statement and scenario) together."""
+    groups: list[list[dict]] = []
+    for row in rows:
+        key = (row.get("claim"), row.get("statement"), row.get("scenario"))
+        if groups and (groups[-1][0].get("claim"), groups[-1][0].get("statement"),
+                       groups[-1][0].get("scenario")) == key:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return groups
+
+
+def _claim_verdict(group: list[dict]) -> str:
+    """The claim's recorded verdict, else the common verdict of its metrics (else undecided)."""
+    recorded = group[0].get("claim_verdict")
+    if recorded:
+        return str(recorded)
+    verdicts = {str(r.get("verdict")) for r in group}
+    return verdicts.pop() if len(verdicts) == 1 else "undecided"
+
+
+def _metric_line(row: dict, counts: list[str]) -> str:
+    shown = ", ".join(f"{c.replace('n_', '')} {_num(row.get(c))}" for c in counts)
+    return (f"{escape(str(row.get('metric', '')))}: "
+            f"{_interval(row.get('estimate'), row.get('ci_low'), row.get('ci_high'))}"
+            f' <span class="ci">(n: {shown}; {escape(str(row.get("verdict")))})</span>')
+
+
 def verdicts_html(rows: list[dict], recorded: bool) -> str:
-    """The verdict table (``id="verdicts"``): claim, statement, scenario, metric, estimate
-    [95 % interval], counts, verdict."""
+    """The verdict table (``id="verdicts"``), one row per claim: claim, statement, scenario, each
+    metric's estimate [95 % interval] with its n and verdict, and the claim's verdict."""
     if not rows:
         return '<table id="verdicts"><tr><td>No claim was evaluated in this run.</td></tr></table>'
     counts = [c for c in ("n_subjects", "n_clips", "n_windows") if any(r.get(c) for r in rows)]
     head = "".join(f"<th>{h}</th>" for h in (
-        "claim", "statement", "scenario", "metric", "estimate [95% CI]",
-        *(c.replace("_", " ") for c in counts), "verdict"))
+        "claim", "statement", "scenario", "metrics: estimate [95% CI]", "verdict"))
     body = "".join(
-        f"<tr><td>{escape(str(r.get('claim', '')))}</td><td>{escape(str(r.get('statement', '')))}"
-        f"</td><td>{escape(str(r.get('scenario') or '–'))}</td>"
-        f"<td>{escape(str(r.get('metric', '')))}</td>"
-        f"<td class=num>{_interval(r.get('estimate'), r.get('ci_low'), r.get('ci_high'))}</td>"
-        + "".join(f"<td class=num>{_num(r.get(c))}</td>" for c in counts)
-        + f"<td><span class=\"verdict {escape(str(r.get('verdict')))}\">"
-        f"{escape(str(r.get('verdict')))}</span></td></tr>"
-        for r in rows
+        f"<tr><td>{escape(str(group[0].get('claim', '')))}</td>"
+        f"<td>{escape(str(group[0].get('statement', '')))}</td>"
+        f"<td>{escape(str(group[0].get('scenario') or '–'))}</td>"
+        f"<td>{'<br>'.join(_metric_line(r, counts) for r in group)}</td>"
+        f"<td><span class=\"verdict {escape(_claim_verdict(group))}\">"
+        f"{escape(_claim_verdict(group))}</span></td></tr>"
+        for group in _claim_groups(rows)
     )
     note = "" if recorded else (
         '<p class="note">From the claim records: interval = estimate ± 1.96 standard errors; '
