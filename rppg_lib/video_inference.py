@@ -766,9 +766,9 @@ def _plot_rates(ax: Any, results: dict[str, MethodResult], reference_hr: np.ndar
         if bad.any():
             ax.plot(r.hr_times[bad], r.hr_series[bad], ls="none", marker="o", mfc="none",
                     color=line.get_color(), alpha=0.5, ms=4)
-    if first is not None and (~first.reliable).any():
+    if any((~r.reliable).any() for r in results.values()):
         ax.plot([], [], ls="none", marker="o", mfc="none", color="0.4",
-                label=f"SNR < {MIN_SNR_DB:g} dB (unreliable)")
+                label=f"unreliable (SNR < {MIN_SNR_DB:g} dB or colour < {MIN_PULSE_COLOUR:g})")
     if reference_hr is not None and first is not None:
         ax.plot(first.hr_times, reference_hr, color="k", lw=1.5, label="ground truth")
     ax.set_ylabel("HR (bpm)")
