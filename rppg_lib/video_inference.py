@@ -372,7 +372,7 @@ def _quality(name: str, pulse: np.ndarray, fps: float, window_s: float, step_s: 
         reason = (f"no reliable heart rate: {int(reliable.sum())} of {reliable.size} windows have "
                   f"a peak SNR of at least {MIN_SNR_DB:g} dB (best {np.max(snr):.1f} dB) and a "
                   f"pulse colour of at least {MIN_PULSE_COLOUR:g}, fewer than "
-                  f"{MIN_RELIABLE_SHARE:.0%}: no pulse found")
+                  f"{MIN_RELIABLE_SHARE:.0%}: no heart rate to trust")
     return MethodResult(name, pulse, times, rates, snr, share, colour, reliable, hr,
                         whole.snr_db, reason=reason, derivative=derivative)
 

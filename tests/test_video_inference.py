@@ -66,6 +66,21 @@ def test_infer_runs_without_weights_on_the_released_pure_model(clean, tmp_path, 
     assert "heart rate" in capsys.readouterr().out
 
 
+@pytest.mark.skipif(not HAS_WHEEL, reason="open-rppg wheel not in data/weights (run make venv)")
+def test_method_all_on_the_command_line_runs_the_network_and_the_four_others(clean, tmp_path):
+    path, clip = clean
+    out = tmp_path / "all"
+    assert main(["infer", str(path), "--method", "all", "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "tscan"  # the network first, then the four others
+    assert set(summary["methods"]) == {"tscan", "pos", "chrom", "green", "ica"}
+    windows = pd.read_csv(out / "heart_rate.csv")
+    for m in summary["methods"]:
+        assert {f"hr_bpm_{m}", f"snr_db_{m}", f"pulse_colour_{m}", f"reliable_{m}"} <= set(
+            windows.columns)
+    assert summary["hr_bpm"] == pytest.approx(float(np.mean(clip.hr)), abs=3.0)  # TS-CAN's
+
+
 def test_method_all_writes_every_method_side_by_side(clean, tmp_path):
     path, clip = clean
     methods = ["pos", "chrom", "green", "ica"]
