@@ -13,6 +13,10 @@ not band-passed beyond what the method itself prescribes: evaluation applies its
   overlap-added.
 - ICA (Poh et al., 2010): FastICA on the z-scored traces; the component with the largest spectral
   peak inside the heart-rate band is the pulse.
+
+:func:`pulse_colour_match` checks a rate found by any method against the colours: does the skin
+change colour at that rate the way blood does (:data:`rppg_lib.constants.PULSE_RGB`), or the way
+light does?
 """
 
 from __future__ import annotations
@@ -22,13 +26,24 @@ from collections.abc import Iterable
 import numpy as np
 from sklearn.decomposition import FastICA
 
-from rppg_lib.constants import DETREND_LAMBDA_TOOLBOX, HR_BAND
+from rppg_lib.constants import DETREND_LAMBDA_TOOLBOX, HR_BAND, PULSE_RGB
 from rppg_lib.signals import bandpass, detrend, power_spectrum, zscore
-from rppg_lib.validation import as_array, check_band, check_choice, check_fs
+from rppg_lib.validation import as_array, check_band, check_choice, check_fs, check_positive
 
-__all__ = ["METHODS", "spatial_rgb_means", "green", "chrom", "pos", "ica", "unsupervised_pulse"]
+__all__ = [
+    "METHODS",
+    "spatial_rgb_means",
+    "green",
+    "chrom",
+    "pos",
+    "ica",
+    "unsupervised_pulse",
+    "pulse_colour_match",
+]
 
 METHODS = ("GREEN", "CHROM", "POS", "ICA")
+# A colour change whose chromatic part is below this fraction of it is a change of brightness.
+_GREY_TOLERANCE = 1e-6
 
 
 def spatial_rgb_means(
@@ -199,3 +214,38 @@ def unsupervised_pulse(method: str, rgb: np.ndarray, fs: float, **kwargs) -> np.
     method = check_choice(method.upper(), "method", METHODS)
     functions = {"GREEN": green, "CHROM": chrom, "POS": pos, "ICA": ica}
     return functions[method](rgb, fs, **kwargs)
+
+
+def _chromatic(v: np.ndarray) -> np.ndarray:
+    """``v`` (3,) without its grey part (the mean of its channels)."""
+    return v - v.mean()
+
+
+def pulse_colour_match(rgb: np.ndarray, fs: float, rate_bpm: float) -> float:
+    """How much the colour change of ``rgb`` at ``rate_bpm`` looks like a blood-volume pulse.
+
+    rgb: (T, 3) mean skin colour of one window (linear intensity), sampled at ``fs`` Hz. Each
+    channel is divided by its mean, detrended and band-passed to :data:`HR_BAND`; the three
+    channels' complex amplitude at ``rate_bpm`` (the rate a method found), turned to the phase of
+    its projection on :data:`PULSE_RGB`, loses its grey part (a change of brightness). Returns the
+    cosine (−1 to 1) between what is left and the grey-free :data:`PULSE_RGB`: near 1 when the
+    skin changes colour at that rate the way blood makes it, near 0 or negative when the change is
+    light's (flicker, tinted or not) or noise; NaN when the colour does not change at all.
+    """
+    arr, fs = _check_rgb(rgb, fs, min_seconds=0.0)
+    rate_hz = check_positive(rate_bpm, "rate_bpm") / 60.0
+    relative = arr / arr.mean(axis=0) - 1.0
+    if not np.any(np.ptp(relative, axis=0) > 0):
+        return float("nan")
+    filtered = bandpass(detrend(relative), fs, *HR_BAND)
+    t = np.arange(arr.shape[0]) / fs
+    amplitude = (np.hanning(t.size) * np.exp(-2j * np.pi * rate_hz * t)) @ filtered  # (3,)
+    pulse = np.asarray(PULSE_RGB)
+    along = amplitude @ pulse
+    if along == 0:
+        return float("nan")
+    colour = _chromatic(np.real(amplitude * np.exp(-1j * np.angle(along))))
+    if np.linalg.norm(colour) <= _GREY_TOLERANCE * np.linalg.norm(amplitude):
+        return 0.0  # a change of brightness alone: light, not blood
+    reference = _chromatic(pulse)
+    return float(colour @ reference / (np.linalg.norm(colour) * np.linalg.norm(reference)))

@@ -19,6 +19,7 @@ __all__ = [
     "HR_WINDOW_S",
     "HR_STEP_S",
     "RELEASE_WINDOW_S",
+    "PULSE_RGB",
 ]
 
 # Plausible rates: heart 42-150 bpm, breathing 4.8-30 breaths/min. The pass bands of the
@@ -49,3 +50,8 @@ BR_DETREND_LAMBDA = 20000.0
 HR_WINDOW_S = 10.0
 HR_STEP_S = 1.0
 RELEASE_WINDOW_S = 30.0
+
+# Relative pulsatile strength of R, G, B on skin (de Haan and van Leest 2014, the blood-volume
+# pulse signature P_bv): the colour direction of a pulse, which light that merely brightens or
+# flickers does not share.
+PULSE_RGB: tuple[float, float, float] = (0.33, 0.77, 0.53)

@@ -12,9 +12,12 @@ centre crop), and estimate the pulse with one or more methods on that same crop:
   on the crop's mean colour.
 
 Every sliding window gets a confidence: the SNR of its spectral peak and the peak's share of the
-in-band power (:func:`rppg_lib.signals.peak_quality`). A window below :data:`MIN_SNR_DB` is
-flagged unreliable; a method's whole-video ``hr_bpm`` is the median of its reliable windows, and
-null with a reason when fewer than :data:`MIN_RELIABLE_SHARE` of its windows are reliable.
+in-band power (:func:`rppg_lib.signals.peak_quality`), and whether the face's colour changes at
+that rate the way blood makes it (:func:`rppg_lib.baselines.pulse_colour_match`; flickering light
+changes it another way). A window is reliable when its SNR reaches :data:`MIN_SNR_DB` and its
+colour match :data:`MIN_PULSE_COLOUR`; a method's whole-video ``hr_bpm`` is the median of its
+reliable windows, and null with a reason when fewer than :data:`MIN_RELIABLE_SHARE` of its
+windows are reliable.
 
 Files written to the output folder (a method's columns carry the suffix ``_<method>`` when
 several methods run, e.g. ``hr_bpm_pos``):
@@ -23,7 +26,7 @@ several methods run, e.g. ``hr_bpm_pos``):
   ``pulse_derivative`` (network output, tscan only), ``hr_bpm`` (window heart rate interpolated
   to the frame) and ``reliable`` (the nearest window's flag);
 * ``heart_rate.csv``: per window ``time_s`` (window centre), ``hr_bpm``, ``snr_db``,
-  ``peak_share``, ``reliable``, and ``hr_ref_bpm`` with ``--ground-truth``;
+  ``peak_share``, ``pulse_colour``, ``reliable``, and ``hr_ref_bpm`` with ``--ground-truth``;
 * ``summary.json``: whole-video heart rate per method, confidence, errors against the ground
   truth, frame counts (header and decoded), the model's name, settings and timings;
 * ``figures/pulse.png`` and ``.pdf``: the pulse and the heart rate over time, flagged windows
@@ -57,7 +60,7 @@ from matplotlib.figure import Figure
 from rppg_lib.atomic import atomic_write_text, atomic_write_with, move_aside
 from rppg_lib.attention import AttentionMasks
 from rppg_lib.attention import save_masks as write_masks
-from rppg_lib.baselines import unsupervised_pulse
+from rppg_lib.baselines import pulse_colour_match, unsupervised_pulse
 from rppg_lib.constants import BR_BAND, FRAME_DEPTH, HR_BAND, HR_STEP_S, HR_WINDOW_S
 from rppg_lib.datasets.checks import numbered_frame_times
 from rppg_lib.datasets.generic import read_ground_truth_csv
@@ -93,6 +96,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_WEIGHTS_DIR",
     "METHODS",
+    "MIN_PULSE_COLOUR",
     "MIN_RELIABLE_SHARE",
     "MIN_SNR_DB",
     "MethodResult",
@@ -118,14 +122,18 @@ METHODS = ("tscan", "pos", "chrom", "green", "ica")
 _METHOD_CHOICES = (*METHODS, "all")
 
 # A window is reliable when the SNR of its spectral peak (peak and first harmonic, ±0.1 Hz,
-# against the rest of 0.7-5 Hz) is at least MIN_SNR_DB; a video gets a heart rate (the median of
-# its reliable windows) only when at least MIN_RELIABLE_SHARE of its windows are reliable. Both
-# chosen from benchmarks/bench_infer_confidence.py (numbers in the README, "Your own video"):
-# no window of a no-pulse, noise or face-less video reaches 1 dB with any method except a few
-# isolated ones (at most 7 % of a face-less clip's windows for TS-CAN), while a clean or
-# illumination clip keeps at least 40 % of its windows with TS-CAN and POS.
-MIN_SNR_DB = 1.0
-MIN_RELIABLE_SHARE = 0.3
+# against the rest of 0.7-5 Hz) is at least MIN_SNR_DB and the face's colour changes at that rate
+# like blood (pulse colour, a cosine, at least MIN_PULSE_COLOUR); a video gets a heart rate (the
+# median of its reliable windows) only when at least MIN_RELIABLE_SHARE of its windows are
+# reliable. Chosen on seeds 0-5 (clean, illumination) and 0-3 (no pulse, blank, noise, face-less)
+# of benchmarks/bench_infer_confidence.py, checked on the others (numbers in the README, "Your
+# own video"): with the SNR alone, windows locked onto an in-band light flicker passed as
+# reliable; the colour rule (0.8) passes none of the windows wrong by more than 5 bpm; -1 dB
+# passes at most 5 % of the windows of any input without a pulse, and 0.5 lies between the most
+# reliable windows such a clip had (36 %) and the fewest a clean clip had (73 %).
+MIN_SNR_DB = -1.0
+MIN_PULSE_COLOUR = 0.8
+MIN_RELIABLE_SHARE = 0.5
 _SNR_TOLERANCE_HZ = 0.1
 # Side (pixels) of the face crops the unsupervised methods average, and of the unused standard
 # inputs when no standard-input network reads them (PreprocessConfig's smallest size).
@@ -143,9 +151,10 @@ class MethodResult:
     """One method's estimate for the video.
 
     pulse: (T,) band-passed pulse (a.u.); derivative: (T,) the network output (tscan) or None.
-    hr_times, hr_series, snr_db, peak_share, reliable: (W,) per window (centre s, bpm, dB, 0-1,
-    bool). hr_bpm: whole-video heart rate (bpm), the median of the reliable windows; None when
-    fewer than :data:`MIN_RELIABLE_SHARE` of them are reliable (then ``reason`` says why).
+    hr_times, hr_series, snr_db, peak_share, pulse_colour, reliable: (W,) per window (centre s,
+    bpm, dB, 0-1, cosine -1-1 or NaN, bool). hr_bpm: whole-video heart rate (bpm), the median
+    of the reliable windows; None when fewer than :data:`MIN_RELIABLE_SHARE` of them are
+    reliable (then ``reason`` says why).
     snr_db_video: SNR of the whole-video spectral peak (dB).
     """
 
@@ -155,6 +164,7 @@ class MethodResult:
     hr_series: np.ndarray
     snr_db: np.ndarray
     peak_share: np.ndarray
+    pulse_colour: np.ndarray
     reliable: np.ndarray
     hr_bpm: float | None
     snr_db_video: float | None
@@ -332,8 +342,9 @@ def _network_inputs(pre: Any, loaded: LoadedModel) -> Any:
 
 
 def _quality(name: str, pulse: np.ndarray, fps: float, window_s: float, step_s: float,
-             derivative: np.ndarray | None = None) -> MethodResult:
-    """Windows, confidence and whole-video rate of one method's pulse."""
+             rgb: np.ndarray, derivative: np.ndarray | None = None) -> MethodResult:
+    """Windows, confidence and whole-video rate of one method's pulse; ``rgb`` (T, 3) is the mean
+    colour of the face crop, against which each window's rate is checked."""
     window = min(window_s, len(pulse) / fps)
     try:
         # a constant network output (a blank video) integrates to a ramp whose detrended rest
@@ -342,23 +353,35 @@ def _quality(name: str, pulse: np.ndarray, fps: float, window_s: float, step_s: 
                          name=f"the {name} pulse")
     except ValueError as err:  # a constant pulse (blank video) or a clip too short for any rate
         empty = np.array([])
-        return MethodResult(name, pulse, empty, empty, empty, empty, np.array([], dtype=bool),
-                            None, None, reason=str(err), derivative=derivative)
+        return MethodResult(name, pulse, empty, empty, empty, empty, empty,
+                            np.array([], dtype=bool), None, None, reason=str(err),
+                            derivative=derivative)
     times, rates, snr, share = heart_rate_quality_series(
         pulse, fps, window, step_s, low=HR_BAND[0], high=HR_BAND[1],
         tolerance_hz=_SNR_TOLERANCE_HZ,
     )
-    reliable = snr >= MIN_SNR_DB
+    colour = _window_colours(rgb, fps, times, rates, window)
+    reliable = (snr >= MIN_SNR_DB) & (colour >= MIN_PULSE_COLOUR)  # NaN colour: not reliable
     whole = peak_quality(pulse, fps, *HR_BAND, tolerance_hz=_SNR_TOLERANCE_HZ)
     hr, reason = None, None
     if reliable.mean() >= MIN_RELIABLE_SHARE:
         hr = float(np.median(rates[reliable]))
     else:
-        reason = (f"no reliable heart rate: {int(reliable.sum())} of {reliable.size} windows reach "
-                  f"the {MIN_SNR_DB:g} dB peak SNR (best {np.max(snr):.1f} dB), fewer than "
-                  f"{MIN_RELIABLE_SHARE:.0%}: no pulse found")
-    return MethodResult(name, pulse, times, rates, snr, share, reliable, hr, whole.snr_db,
-                        reason=reason, derivative=derivative)
+        reason = (f"no reliable heart rate: {int(reliable.sum())} of {reliable.size} windows have "
+                  f"a peak SNR of at least {MIN_SNR_DB:g} dB (best {np.max(snr):.1f} dB) and a "
+                  f"pulse colour of at least {MIN_PULSE_COLOUR:g}, fewer than "
+                  f"{MIN_RELIABLE_SHARE:.0%}: no heart rate to trust")
+    return MethodResult(name, pulse, times, rates, snr, share, colour, reliable, hr,
+                        whole.snr_db, reason=reason, derivative=derivative)
+
+
+def _window_colours(rgb: np.ndarray, fps: float, centres: np.ndarray, rates: np.ndarray,
+                    window_s: float) -> np.ndarray:
+    """:func:`pulse_colour_match` of each window (centre s) at its rate (bpm)."""
+    length = int(round(window_s * fps))
+    starts = np.clip(np.round(centres * fps - length / 2.0).astype(int), 0, len(rgb) - length)
+    return np.array([pulse_colour_match(rgb[s : s + length], fps, r)
+                     for s, r in zip(starts, rates, strict=True)])
 
 
 def _unsupervised(name: str, rgb: np.ndarray, fps: float, window_s: float,
@@ -368,10 +391,10 @@ def _unsupervised(name: str, rgb: np.ndarray, fps: float, window_s: float,
         pulse = process_waveform(raw, fps, HR_BAND, integrate=False)
     except ValueError as err:  # e.g. ICA cannot standardise a constant colour trace
         pulse = np.zeros(len(rgb))
-        result = _quality(name, pulse, fps, window_s, step_s)
+        result = _quality(name, pulse, fps, window_s, step_s, rgb)
         result.reason = f"{name} found no signal: {err}"
         return result
-    return _quality(name, pulse, fps, window_s, step_s)
+    return _quality(name, pulse, fps, window_s, step_s, rgb)
 
 
 def _reference_rates(kind: str, signal: Any, frame_times: np.ndarray, result: MethodResult,
@@ -517,6 +540,7 @@ def infer_video(
         fs = source.fps
         timings["decode_and_crop_s"] = time.perf_counter() - clock
         _check_duration(video_path, n, fs)
+        rgb = np.asarray(pre.mask_frames, dtype=np.float64).mean(axis=(1, 2))  # the crop's colour
         if loaded is not None:
             clock = time.perf_counter()
             derivative, resp, masks, network_path = _run_network(
@@ -525,7 +549,7 @@ def infer_video(
             timings["network_s"] = time.perf_counter() - clock
             if derivative is not None:
                 pulse = process_waveform(derivative, fs, HR_BAND, integrate=True)
-                results["tscan"] = _quality("tscan", pulse, fs, window_s, step_s, derivative)
+                results["tscan"] = _quality("tscan", pulse, fs, window_s, step_s, rgb, derivative)
             if resp is not None:
                 resp = process_waveform(resp, fs, BR_BAND, integrate=True)
                 br = _breathing(resp, fs)
@@ -533,10 +557,8 @@ def infer_video(
                 mask_frames = np.asarray(pre.mask_frames, dtype=np.float16)
         clock = time.perf_counter()
         unsupervised = [m for m in methods if m != "tscan"]
-        if unsupervised:
-            rgb = np.asarray(pre.mask_frames, dtype=np.float64).mean(axis=(1, 2))
-            for m in unsupervised:
-                results[m] = _unsupervised(m, rgb, fs, window_s, step_s)
+        for m in unsupervised:
+            results[m] = _unsupervised(m, rgb, fs, window_s, step_s)
         no_face = int(pre.n_no_face_frames) if crop == "haar" else 0
     results = {m: results[m] for m in methods if m in results}
     ref_rates = None
@@ -641,6 +663,8 @@ def _summary(video_path, source, fs, n, methods, results, model_name, loaded, cr
             "n_windows_reliable": int(r.reliable.sum()),
             "median_snr_db": float(np.median(r.snr_db)) if r.snr_db.size else None,
             "median_peak_share": float(np.median(r.peak_share)) if r.peak_share.size else None,
+            "median_pulse_colour": (float(np.nanmedian(r.pulse_colour))
+                                    if np.isfinite(r.pulse_colour).any() else None),
         }
         if ref_rates is not None:
             entry["ground_truth"] = _errors(r, ref_rates)
@@ -668,6 +692,8 @@ def _summary(video_path, source, fs, n, methods, results, model_name, loaded, cr
         "window_s": window_s,
         "step_s": step_s,
         "min_snr_db": MIN_SNR_DB,
+        "min_pulse_colour": MIN_PULSE_COLOUR,
+        "min_reliable_share": MIN_RELIABLE_SHARE,
         "ground_truth": None if gt_path is None else {"file": str(gt_path),
                                                        "kind": reference[0]},
         "timings_s": timings,
@@ -691,7 +717,8 @@ def _write_tables(out: Path, frame_times: np.ndarray, results: dict[str, MethodR
             table[f"reliable{sfx}"] = r.reliable[nearest]
             windows.setdefault("time_s", r.hr_times)
             windows |= {f"hr_bpm{sfx}": r.hr_series, f"snr_db{sfx}": r.snr_db,
-                        f"peak_share{sfx}": r.peak_share, f"reliable{sfx}": r.reliable}
+                        f"peak_share{sfx}": r.peak_share, f"pulse_colour{sfx}": r.pulse_colour,
+                        f"reliable{sfx}": r.reliable}
         else:
             table[f"hr_bpm{sfx}"] = np.full(frame_times.shape, np.nan)
             table[f"reliable{sfx}"] = np.zeros(frame_times.shape, dtype=bool)
@@ -756,9 +783,9 @@ def _plot_rates(ax: Any, results: dict[str, MethodResult], reference_hr: np.ndar
         if bad.any():
             ax.plot(r.hr_times[bad], r.hr_series[bad], ls="none", marker="o", mfc="none",
                     color=line.get_color(), alpha=0.5, ms=4)
-    if first is not None and (~first.reliable).any():
+    if any((~r.reliable).any() for r in results.values()):
         ax.plot([], [], ls="none", marker="o", mfc="none", color="0.4",
-                label=f"SNR < {MIN_SNR_DB:g} dB (unreliable)")
+                label=f"unreliable (SNR < {MIN_SNR_DB:g} dB or colour < {MIN_PULSE_COLOUR:g})")
     if reference_hr is not None and first is not None:
         ax.plot(first.hr_times, reference_hr, color="k", lw=1.5, label="ground truth")
     ax.set_ylabel("HR (bpm)")

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from rppg_lib.baselines import METHODS, spatial_rgb_means, unsupervised_pulse
+from rppg_lib.baselines import METHODS, pulse_colour_match, spatial_rgb_means, unsupervised_pulse
+from rppg_lib.constants import PULSE_RGB
 from rppg_lib.signals import heart_rate
 
 FS = 30.0
@@ -72,3 +73,47 @@ def test_bad_input_is_named():
         spatial_rgb_means(frames, masks=np.zeros((3, 4, 4), dtype=bool))
     with pytest.raises(ValueError, match="boxes has 2 rows"):
         spatial_rgb_means(frames, boxes=np.array([[0, 0, 2, 2]] * 2))
+
+
+# --- pulse_colour_match: does the colour change at a rate look like blood or like light? ---
+
+FS_COLOUR = 30.0
+T_COLOUR = np.arange(300) / FS_COLOUR  # one 10 s window
+SKIN = np.array([150.0, 110.0, 90.0])
+
+
+def _skin(change: np.ndarray) -> np.ndarray:
+    """(T, 3) skin colour whose relative change per channel is ``change`` (T, 3), plus noise."""
+    noise = np.random.default_rng(0).normal(0.0, 0.02, (T_COLOUR.size, 3))
+    return SKIN * (1.0 + change) + noise
+
+
+def test_a_pulse_matches_the_blood_colour_and_light_does_not():
+    blood = np.array(PULSE_RGB)
+    pulse = -0.004 * np.sin(2 * np.pi * 1.2 * T_COLOUR)[:, None] * blood  # blood darkens skin
+    assert pulse_colour_match(_skin(pulse), FS_COLOUR, 72.0) > 0.95
+    grey = 0.01 * np.sin(2 * np.pi * 1.2 * T_COLOUR)[:, None] * np.ones(3)
+    assert pulse_colour_match(SKIN * (1.0 + grey), FS_COLOUR, 72.0) == 0.0  # brightness only
+    reference = blood - blood.mean()
+    across = np.cross(reference, np.ones(3))  # a tint neither grey nor blood-like
+    tint = 1.0 + 0.2 * across / np.linalg.norm(across)
+    tinted = 0.01 * np.sin(2 * np.pi * 1.2 * T_COLOUR)[:, None] * tint
+    assert abs(pulse_colour_match(_skin(tinted), FS_COLOUR, 72.0)) < 0.1
+    opposite = 0.01 * np.sin(2 * np.pi * 1.2 * T_COLOUR)[:, None] * (1.0 - 0.5 * reference)
+    assert pulse_colour_match(_skin(opposite), FS_COLOUR, 72.0) < -0.95
+
+
+def test_the_match_reads_the_colour_at_the_rate_asked():
+    """A pulse at 66 bpm under a stronger tinted flicker at 108 bpm: blood at one, light at the
+    other."""
+    pulse = -0.004 * np.sin(2 * np.pi * 1.1 * T_COLOUR)[:, None] * np.array(PULSE_RGB)
+    flicker = 0.01 * np.sin(2 * np.pi * 1.8 * T_COLOUR)[:, None] * np.array([1.2, 0.9, 1.0])
+    rgb = _skin(pulse + flicker)
+    assert pulse_colour_match(rgb, FS_COLOUR, 66.0) > 0.9
+    assert pulse_colour_match(rgb, FS_COLOUR, 108.0) < 0.0
+
+
+def test_a_constant_colour_has_no_match_and_a_bad_rate_is_refused():
+    assert np.isnan(pulse_colour_match(np.tile(SKIN, (300, 1)), FS_COLOUR, 72.0))
+    with pytest.raises(ValueError, match="rate_bpm"):
+        pulse_colour_match(_skin(np.zeros((300, 3))), FS_COLOUR, 0.0)

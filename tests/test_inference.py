@@ -340,7 +340,8 @@ def test_infer_video_with_a_trained_checkpoint_finds_the_face(
     assert result.summary["frames_without_face"] == 0
     assert result.summary["weights_kind"] == "checkpoint"
     windows = pd.read_csv(tmp_path / "heart_rate.csv")
-    assert list(windows.columns) == ["time_s", "hr_bpm", "snr_db", "peak_share", "reliable"]
+    assert list(windows.columns) == ["time_s", "hr_bpm", "snr_db", "peak_share", "pulse_colour",
+                                     "reliable"]
     # 4 s windows every 2 s over 8 s: starting at 0, 2 and 4 s
     np.testing.assert_allclose(windows["time_s"], [2.0, 4.0, 6.0])
     assert windows["hr_bpm"].between(42, 150).all()

@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 from scipy.special import ndtri
 
+from rppg_lib.constants import PULSE_RGB
+
 from .corruption import head_motion, illumination_gain, specular_gain
 from .face import PERFUSION_BASE, PersonLayers, draw_subject, make_background, render_person
 from .params import scenario_params
@@ -19,9 +21,9 @@ from .physiology import simulate_physiology
 MIN_SIZE = 64  # below this the face box is under ~24 px, the Haar cascade's smallest window
 MAX_SIZE = 1024
 MIN_FPS = 6.0  # the pulse reaches 2.5 Hz (150 bpm): keep it below the Nyquist frequency
-# Relative pulsatile strength of R, G, B (de Haan and van Leest 2014: [0.33, 0.77, 0.53]), scaled
-# so that green is 1: ``pulse_amplitude`` is then the relative green modulation.
-PULSE_COLOUR = np.array([0.33, 0.77, 0.53]) / 0.77
+# Relative pulsatile strength of R, G, B (constants.PULSE_RGB), scaled so that green is 1:
+# ``pulse_amplitude`` is then the relative green modulation.
+PULSE_COLOUR = np.array(PULSE_RGB) / PULSE_RGB[1]
 SKIN_THRESHOLD = 0.9 * PERFUSION_BASE  # warped perfusion weight above which a pixel is skin
 # Independent random streams (SeedSequence spawn keys), one per component.
 _SUBJECT, _BACKGROUND, _PHYSIOLOGY, _ILLUMINATION, _MOTION, _SENSOR = range(6)
