@@ -290,11 +290,12 @@ def _summary_text(spec_path: Path, runs: Mapping[int, dict[str, Any]], claims: l
                   methods: list, figures: list[tuple[str, str]]) -> str:
     seeds = list(runs)
     first = runs[seeds[0]]
-    minutes = [runs[s]["manifest"]["total_seconds"] / 60 for s in seeds]
+    # the notebooks' own times: a resumed seed's total_seconds covers its last session only
+    minutes = [sum(runs[s]["manifest"]["timings_seconds"].values()) / 60 for s in seeds]
     parts = [
         f"# Study record: {spec_path.name}",
         "",
-        f"Seeds {', '.join(map(str, seeds))}; wall time per seed "
+        f"Seeds {', '.join(map(str, seeds))}; wall time of the notebooks per seed "
         f"{', '.join(f'{m:.1f}' for m in minutes)} min "
         f"({first['manifest']['host'].get('cpu_count', '?')} CPU cores). Reproduce with "
         f"`make study` (`rppg study --params {spec_path.as_posix()}`); parameters, versions and "
