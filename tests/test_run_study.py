@@ -6,6 +6,7 @@ study is checked in test_study_record.py."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -117,12 +118,36 @@ def test_study_runs_each_seed_and_writes_the_record(project):
     assert claim["claim_verdicts"] == ["holds", "holds", "undecided"]
     assert "![The gain.](figures/gain.png)" in summary
 
-    # Run again: every seed is complete, so nothing is executed twice.
+    # Run again: every seed is complete, so nothing is executed twice; the recorded seed 1 (in
+    # the params file's seeds) stays in the record, seed 2 (asked for once) leaves it.
     before = (out / "runs" / "seed-0" / "notebooks" / "00_claims.ipynb").stat().st_mtime_ns
     again = run_study(project / "params" / "claims.yaml", out, seeds=[0], progress=False)
     assert (out / "runs" / "seed-0" / "notebooks" / "00_claims.ipynb").stat().st_mtime_ns == before
-    assert json.loads((out / "metrics.json").read_text())["seeds"] == [0]
+    assert json.loads((out / "metrics.json").read_text())["seeds"] == [0, 1]
     assert again.run_dirs == {0: out / "runs" / "seed-0"}
+
+
+def test_a_later_session_adds_seeds_without_rerunning_recorded_ones(project):
+    """The record keeps its seeds: a clone without the runs can add a seed to it."""
+    out = project / "reports" / "claims"
+    run_study(project / "params" / "claims.yaml", out, seeds=[0], progress=False)
+    first = json.loads((out / "metrics.json").read_text())
+    shutil.rmtree(out / "runs")  # a fresh clone: the record only
+    run_study(project / "params" / "claims.yaml", out, seeds=[1], progress=False)
+    assert not (out / "runs" / "seed-0").exists()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["seeds"] == [0, 1]
+    assert metrics["per_seed"]["0"] == first["per_seed"]["0"]
+    assert metrics["claims"][0]["estimate"]["per_seed"] == [1.0, 2.0]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["runs"]) == {"0", "1"}
+    assert (out / "figures" / "gain.png").is_file()
+    assert "![The gain.](figures/gain.png)" in (out / "summary.md").read_text()
+    # A changed params file does not mix with the old record.
+    params = project / "params" / "claims.yaml"
+    params.write_text(params.read_text() + "# changed\n")
+    run_study(params, out, seeds=[1], progress=False)
+    assert json.loads((out / "metrics.json").read_text())["seeds"] == [1]
 
 
 def test_across_seeds_agreeing_verdicts_and_missing_rows():

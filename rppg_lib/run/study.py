@@ -51,6 +51,10 @@ __all__ = [
 RUNS_FOLDER = "runs"
 SUMMARY_FILE = "summary.md"
 FIGURES_FOLDER = "figures"
+CAPTIONS_FILE = "captions.json"
+# What the record keeps of each seed's run manifest.
+RUN_KEYS = ("started_at", "finished_at", "total_seconds", "timings_seconds", "parameters",
+            "versions", "git", "host")
 # The columns of a verdict row (the contract of every notebook's `verdicts` record).
 VERDICT_KEYS = ("claim", "statement", "scenario", "metric", "estimate", "ci_low", "ci_high",
                 "n_subjects", "n_windows", "verdict")
@@ -135,8 +139,23 @@ def _read_run(run_dir: Path) -> dict[str, Any]:
         raise ValueError(f"the run in {run_dir} did not complete (status "
                          f"{manifest.get('status')!r}); run the study again to resume it")
     metrics = load_metrics(run_dir)
-    return {"manifest": manifest, "verdicts": _verdict_rows(metrics),
+    return {"manifest": {k: manifest.get(k) for k in RUN_KEYS}, "verdicts": _verdict_rows(metrics),
             "method_table": _method_rows(metrics)}
+
+
+def _recorded_runs(out: Path, params_sha256: str) -> dict[int, dict[str, Any]]:
+    """The seeds of an earlier record in ``out`` made from the same params file (same SHA-256),
+    in the form of :func:`_read_run`: so that seeds can be added in later sessions without
+    running the recorded ones again."""
+    try:
+        metrics = json.loads((out / METRICS_FILE).read_text(encoding="utf-8"))
+        manifest = json.loads((out / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    if manifest.get("params_file", {}).get("sha256") != params_sha256:
+        return {}
+    return {int(seed): {"manifest": manifest["runs"][seed], **tables}
+            for seed, tables in metrics.get("per_seed", {}).items() if seed in manifest["runs"]}
 
 
 # --- across seeds --------------------------------------------------------------------------------
@@ -274,16 +293,26 @@ def _key_figures(run_dir: Path) -> list[tuple[Path, str]]:
     return found
 
 
-def _copy_figures(figures: list[tuple[Path, str]], out: Path) -> list[tuple[str, str]]:
+def _copy_figures(figures: list[tuple[Path, str]], out: Path) -> None:
+    """Copy the (PNG, caption) ``figures`` into ``out/figures/`` with their captions in
+    ``captions.json`` (in order), replacing an earlier record's figures as a whole."""
     target = out / FIGURES_FOLDER
     if target.exists():
-        shutil.rmtree(target)  # figures of an earlier record: replaced as a whole
+        shutil.rmtree(target)
     target.mkdir(parents=True)
-    copied = []
-    for png, caption in figures:
+    for png, _ in figures:
         shutil.copyfile(png, target / png.name)
-        copied.append((f"{FIGURES_FOLDER}/{png.name}", caption))
-    return copied
+    atomic_write_json(target / CAPTIONS_FILE, [[png.name, caption] for png, caption in figures],
+                      sort_keys=False)
+
+
+def _recorded_figures(out: Path) -> list[tuple[str, str]]:
+    """(relative path, caption) of the record's figures, in order."""
+    path = out / FIGURES_FOLDER / CAPTIONS_FILE
+    if not path.is_file():
+        return []
+    return [(f"{FIGURES_FOLDER}/{name}", caption)
+            for name, caption in json.loads(path.read_text(encoding="utf-8"))]
 
 
 def _summary_text(spec_path: Path, runs: Mapping[int, dict[str, Any]], claims: list,
@@ -324,7 +353,7 @@ def _summary_text(spec_path: Path, runs: Mapping[int, dict[str, Any]], claims: l
         "",
     ]
     if figures:
-        parts += ["## Key figures (seed " + str(seeds[0]) + ")", ""]
+        parts += ["## Key figures (the first seed)", ""]
         for number, (path, caption) in enumerate(figures, start=1):
             parts += [f"**Figure {number}.** {caption}", "", f"![{caption}]({path})", ""]
     return "\n".join(parts)
@@ -343,12 +372,19 @@ def write_study_record(
     out = Path(out_dir)
     spec_path = Path(params)
     spec = load_params(spec_path)
-    runs = {int(s): _read_run(Path(d)) for s, d in run_dirs.items()}
+    fresh = {int(s): _read_run(Path(d)) for s, d in run_dirs.items()}
+    recorded = _recorded_runs(out, sha256_file(spec_path))
+    wanted = set(spec.study.get("seeds", [])) | set(fresh)
+    runs = {s: fresh.get(s) or recorded[s] for s in sorted(wanted) if s in fresh or s in recorded}
     seeds = list(runs)
     claims = across_seeds({s: r["verdicts"] for s, r in runs.items()},
                           ("section", "claim", "metric", "scenario"))
     methods = across_seeds({s: r["method_table"] for s, r in runs.items()}, ("scenario", "method"))
-    figures = _copy_figures(_key_figures(Path(run_dirs[seeds[0]])), out)
+    if seeds[0] in fresh or not (out / FIGURES_FOLDER).is_dir():
+        # the key figures of the first seed; an earlier record's stay when that seed is not rerun
+        first = seeds[0] if seeds[0] in fresh else min(fresh)
+        _copy_figures(_key_figures(Path(run_dirs[first])), out)
+    figures = _recorded_figures(out)
     metrics = {
         "seeds": seeds,
         "claims": claims,
@@ -364,9 +400,7 @@ def write_study_record(
         "per_notebook": spec.per_notebook,
         "notebooks": spec.notebooks,
         "seeds": seeds,
-        "runs": {str(s): {key: r["manifest"].get(key) for key in (
-            "started_at", "finished_at", "total_seconds", "timings_seconds", "parameters",
-            "versions", "git")} for s, r in runs.items()},
+        "runs": {str(s): r["manifest"] for s, r in runs.items()},
         "host": host_info(),
     }
     out.mkdir(parents=True, exist_ok=True)
