@@ -143,6 +143,9 @@ def test_a_later_session_adds_seeds_without_rerunning_recorded_ones(project):
     assert set(manifest["runs"]) == {"0", "1"}
     assert (out / "figures" / "gain.png").is_file()
     assert "![The gain.](figures/gain.png)" in (out / "summary.md").read_text()
+    # With the seeds of the params file ([0, 1]) both recorded, `make study` runs nothing.
+    untouched = run_study(project / "params" / "claims.yaml", out, progress=False)
+    assert untouched.run_dirs == {} and not (out / "runs" / "seed-0").exists()
     # A changed params file does not mix with the old record.
     params = project / "params" / "claims.yaml"
     params.write_text(params.read_text() + "# changed\n")

@@ -96,18 +96,27 @@ def run_study(
     progress: bool = True,
 ) -> StudyResult:
     """Run ``params`` once per seed into ``out_dir/runs/seed-<s>`` (resuming each) and write the
-    study record to ``out_dir``. ``seeds`` defaults to the params file's ``study.seeds``;
-    ``overrides`` are ``-p`` values applied to every seed (a seed's own values win)."""
+    study record to ``out_dir``. ``seeds`` defaults to the params file's ``study.seeds`` less the
+    seeds that the record in ``out_dir`` already holds for the same params file (a clone that has
+    the record but not its runs does not run them again); seeds given explicitly always run.
+    ``overrides`` are ``-p`` values applied to every seed (a seed's own values win); with
+    overrides, recorded seeds are neither skipped nor kept: the record holds the seeds run."""
     spec = load_params(params)
-    seeds = _check_seeds(seeds if seeds is not None else spec.study.get("seeds", [0]))
     out = Path(out_dir)
+    keep = not overrides
+    if seeds is None:
+        recorded = _recorded_runs(out, sha256_file(params)) if keep else {}
+        seeds = [s for s in spec.study.get("seeds", [0]) if s not in recorded]
+        if not seeds:  # every seed is recorded already: nothing to run
+            return StudyResult(out, {}, out / SUMMARY_FILE)
+    seeds = _check_seeds(seeds)
     run_dirs = {}
     for seed in seeds:
         run_dir = out / RUNS_FOLDER / f"seed-{seed}"
         values = {**dict(overrides or {}), **seed_overrides(spec.study, seed)}
         run(params, run_dir, values, resume=True, progress=progress)
         run_dirs[seed] = run_dir
-    summary = write_study_record(out, params, run_dirs)
+    summary = write_study_record(out, params, run_dirs, keep_recorded=keep)
     return StudyResult(out, run_dirs, summary)
 
 
@@ -363,9 +372,13 @@ def write_study_record(
     out_dir: str | os.PathLike,
     params: str | os.PathLike,
     run_dirs: Mapping[int, str | os.PathLike],
+    *,
+    keep_recorded: bool = True,
 ) -> Path:
     """Write ``summary.md``, ``metrics.json``, ``manifest.json`` and ``figures/`` of the study
     whose seeds ran into ``run_dirs`` ({seed: run folder}, all completed); returns the summary.
+    ``keep_recorded``: also keep the seeds of the params file's ``study.seeds`` that an earlier
+    record in ``out_dir`` made from the same params file holds (and ``run_dirs`` does not).
     """
     if not run_dirs:
         raise ValueError("run_dirs must name at least one seed's run folder")
@@ -373,7 +386,7 @@ def write_study_record(
     spec_path = Path(params)
     spec = load_params(spec_path)
     fresh = {int(s): _read_run(Path(d)) for s, d in run_dirs.items()}
-    recorded = _recorded_runs(out, sha256_file(spec_path))
+    recorded = _recorded_runs(out, sha256_file(spec_path)) if keep_recorded else {}
     wanted = set(spec.study.get("seeds", [])) | set(fresh)
     runs = {s: fresh.get(s) or recorded[s] for s in sorted(wanted) if s in fresh or s in recorded}
     seeds = list(runs)
