@@ -333,6 +333,9 @@ def plot_bland_altman(
     return fig
 
 
+_MARKERS = ("o", "^", "s")  # a second and third round of the colour cycle: other markers
+
+
 def plot_hr_scatter(
     table: pd.DataFrame,
     *,
@@ -342,7 +345,8 @@ def plot_hr_scatter(
     unit: str = "bpm",
 ) -> Figure:
     """Estimated against reference heart rate, one colour per value of ``method_column`` (all
-    rows one series without that column), with the identity line."""
+    rows one series without that column; past the eight colours the marker changes too), with
+    the identity line; the legend sits beside the axes, off the points."""
     if not isinstance(table, pd.DataFrame):
         raise ValueError(f"table must be a pandas DataFrame, got {type(table).__name__}")
     for column in (estimate, reference):
@@ -353,20 +357,20 @@ def plot_hr_scatter(
         raise ValueError("table has no row with a finite estimate and reference")
     groups = data.groupby(method_column, sort=False) if method_column in data else [("all", data)]
     with style_context():
-        fig = Figure(figsize=(3.2, 3.0), layout="constrained")
+        fig = Figure(figsize=(5.0, 3.0), layout="constrained")
         ax = fig.subplots()
         values = np.concatenate([data[estimate].to_numpy(float), data[reference].to_numpy(float)])
         lo, hi = values.min() - 5, values.max() + 5
         ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, ls="--", label="identity")
         for k, (name, group) in enumerate(groups):
             ax.scatter(group[reference], group[estimate], s=12, alpha=0.8, label=str(name),
-                       color=COLORS[k % len(COLORS)])
+                       color=COLORS[k % len(COLORS)], marker=_MARKERS[k // len(COLORS) % 3])
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_aspect("equal")
         ax.set_xlabel(f"reference HR ({unit})")
         ax.set_ylabel(f"estimated HR ({unit})")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
 
 

@@ -73,7 +73,8 @@ def test_the_study_is_big_enough_to_decide(record):
 def test_summary_shows_every_claim_and_its_figures(record):
     summary = record["summary"]
     for claim in record["metrics"]["claims"]:
-        assert f"| {claim['claim']} | {claim['metric']} | {claim['scenario']} |" in summary
+        metric = claim["metric"].replace("|", "\\|")  # a literal | is escaped in a table cell
+        assert f"| {claim['claim']} | {metric} | {claim['scenario']} |" in summary
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", summary)
     assert images, "the summary shows no figure"
     for path in images:

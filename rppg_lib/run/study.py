@@ -218,6 +218,11 @@ def across_seeds(per_seed: Mapping[int, list[dict[str, Any]]],
 # --- the record ----------------------------------------------------------------------------------
 
 
+def _cell(value: Any) -> str:
+    """Text for a Markdown table cell: a literal "|" (as in "|r|") must not end the cell."""
+    return str(value).replace("|", "\\|")
+
+
 def _fmt(value: Any, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
@@ -240,7 +245,7 @@ def _claims_table(runs: Mapping[int, dict[str, Any]], combined: list[dict[str, A
     head += ["mean ± sd across seeds", "verdict"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for merged in combined:
-        cells = [str(merged["claim"]), str(merged["metric"]), str(merged["scenario"])]
+        cells = [_cell(merged["claim"]), _cell(merged["metric"]), _cell(merged["scenario"])]
         ident = (merged["section"], str(merged["claim"]), str(merged["metric"]),
                  str(merged["scenario"]))
         for s in seeds:
@@ -266,7 +271,7 @@ def _answer_table(combined: list[dict[str, Any]], seeds: list[int]) -> str:
         if ident in seen or "claim_verdicts" not in merged:
             continue
         seen.add(ident)
-        cells = [str(merged["claim"]), str(merged.get("statement", ""))]
+        cells = [_cell(merged["claim"]), _cell(merged.get("statement", ""))]
         cells += [str(v) for v in merged["claim_verdicts"]]
         cells.append(f"**{merged['claim_verdict']}**")
         lines.append("| " + " | ".join(cells) + " |")
@@ -279,7 +284,7 @@ def _methods_table(first: list[dict[str, Any]], combined: list[dict[str, Any]], 
     head += ["MAE mean ± sd across seeds", "n windows / subjects"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row, merged in zip(first, combined, strict=True):
-        cells = [str(row.get("scenario")), str(row.get("method"))]
+        cells = [_cell(row.get("scenario")), _cell(row.get("method"))]
         for column in METHOD_COLUMNS:
             stem = column.split("_")[0] + "_"
             cells.append(f"{_fmt(row.get(column))}{_interval(row, stem)}")
