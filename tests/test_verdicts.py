@@ -14,7 +14,9 @@ from study_clips import FS, estimates_for, face_clip, gt_clip
 from rppg_lib.denoiser import linear_denoise
 from rppg_lib.stats import VERDICT_COLUMNS
 from rppg_lib.steps.evaluation import (
+    BR_LSTM_SUFFIX,
     METHOD_TABLE_COLUMNS,
+    br_verdicts,
     clip_signals,
     method_labels,
     method_table,
@@ -135,3 +137,19 @@ def test_linear_denoised_filters_each_clip_with_its_estimates_and_the_light():
     item = clip_signals(gt_clip(300), pre, est, out["c1"], baselines=())
     assert list(item.pulse) == ["TS-CAN", LABELS["linear_rgb_pulse"], LABELS["linear_light_pulse"]]
     assert LABELS["linear_rgb_pulse"] == "TS-CAN + linear (inverse attention)"
+
+
+def test_br_verdicts_relabel_the_breathing_comparisons():
+    """The same paired intervals as for HR, on BR rows: the breathing network (here the rows'
+    LSTM, 2 breaths/min better than the pulse network on every window) holds against it; a
+    missing BR LSTM leaves its comparison out; no comparable method is a ValueError."""
+    rows = _rows(12)
+    mtts = "MTTS-CAN (resp)"
+    rows["method"] = rows["method"].replace({LABELS["rgb+pulse"]: mtts})
+    table = br_verdicts(rows, mtts, network=LABELS["network"], seed=0)
+    assert set(table["claim"]) == {"br-network"}
+    assert set(table["metric"]) == {"BR MAE reduction (breaths/min)", "SNR gain (dB)"}
+    mae = table.set_index("metric").loc["BR MAE reduction (breaths/min)"]
+    assert mae["estimate"] == pytest.approx(2.0) and mae["verdict"] == "holds"
+    with pytest.raises(ValueError, match="no comparison has both methods"):
+        br_verdicts(rows, "no such network" + BR_LSTM_SUFFIX, network="none")

@@ -596,12 +596,23 @@ def verdicts(
         ("linear-oracle", labels["linear_light_pulse"], labels["network"],
          f"{labels['linear_light_pulse']} beats {network} alone"),
     )
-    rows = _checked_rows(hr_rows)
-    present = set(rows.loc[rows["scenario"] == scenario, "method"])
+    return _compare_present(hr_rows, comparisons, scenario, options)
+
+
+def _compare_present(
+    rows: pd.DataFrame,
+    comparisons: tuple[tuple[str, str, str, str], ...],
+    scenario: str,
+    options: dict[str, Any],
+) -> pd.DataFrame:
+    """:func:`compare_methods` for each (claim, method, versus, statement) whose two methods
+    have windows of ``scenario``; ValueError when none has."""
+    checked = _checked_rows(rows)
+    present = set(checked.loc[checked["scenario"] == scenario, "method"])
     out = []
     for claim, method, versus, statement in comparisons:
         if method in present and versus in present:
-            out += compare_methods(hr_rows, method, versus, scenario=scenario, claim=claim,
+            out += compare_methods(rows, method, versus, scenario=scenario, claim=claim,
                                    statement=statement, **dict(options))
     if not out:
         raise ValueError(f"no comparison has both methods among the {scenario} windows "
@@ -631,17 +642,7 @@ def br_verdicts(
         ("br-network", br_model, network, f"{br_model} reads BR better than {network}'s pulse"),
         ("br-lstm", lstm, br_model, f"{lstm} beats {br_model} alone"),
     )
-    rows = _checked_rows(br_rows)
-    present = set(rows.loc[rows["scenario"] == scenario, "method"])
-    out = []
-    for claim, method, versus, statement in comparisons:
-        if method in present and versus in present:
-            out += compare_methods(br_rows, method, versus, scenario=scenario, claim=claim,
-                                   statement=statement, **dict(options))
-    if not out:
-        raise ValueError(f"no BR comparison has both methods among the {scenario} windows "
-                         f"(have {sorted(present)})")
-    table = pd.DataFrame(out)
+    table = _compare_present(br_rows, comparisons, scenario, options)
     table["metric"] = table["metric"].str.replace("HR MAE reduction (bpm)",
                                                   "BR MAE reduction (breaths/min)", regex=False)
     return table
