@@ -133,11 +133,11 @@ def test_train_br_model_trains_mttscan_with_both_labels_and_records_its_stop(tmp
     base = TrainConfig(epochs=1, batch_size=2, chunk_length=30, lr=1e-3, scheduler="none",
                        progress=False, device="cpu", seed=0)
     config = br_config(base, tmp_path, epochs=2, patience=1)
-    assert (config.model, config.monitor, config.patience) == ("mttscan", "val_br_mae", 1)
+    assert (config.model, config.monitor, config.patience) == ("mttscan", "val_loss", 1)
     assert config.checkpoint_dir == str(tmp_path / "artifacts" / "02_train_tscan" / "br_model")
     result = train_br_model(study, preprocessed, config)
     summary = training_summary(result)
-    assert summary["monitor"] == "val_br_mae" and summary["best_epoch"] in (1, 2)
+    assert summary["monitor"] == "val_loss" and summary["best_epoch"] in (1, 2)
     assert 0 <= summary["val_br_mae"] < 30 and 0 <= summary["val_hr_mae"] < 110
     assert summary["stopped_epoch"] == len(result.history) <= 2
     model = load_model(result.best_path).model

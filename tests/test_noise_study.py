@@ -99,7 +99,7 @@ def test_region_table_and_claim_prefer_the_inverse_region():
                                    "r_attention"]
     assert (table["r_inverse"] > 0.999).all() and (table["r_attention"] < 0.9).all()
     result = region_claim(table)
-    assert result["holds"] and result["channels_better"] == 3 and result["n_clips"] == 1
+    assert result["meets_margin"] and result["channels_better"] == 3 and result["n_clips"] == 1
     assert result["difference"] == pytest.approx(
         table["r_inverse"].mean() - table["r_attention"].mean())
     no_light = Clip.from_frames(np.zeros((10, 4, 4, 3), np.uint8), FS, clip_id="x")
@@ -132,7 +132,7 @@ def test_claim_variants_cover_each_mask_option():
     first = region_claim(region_correlation_table(*args))
     assert table.loc[0, "r_inverse"] == pytest.approx(first["r_inverse"])
     # the background alone carries only the light, in every variant
-    assert (table["r_inverse"] > 0.99).all() and table["holds"].all()
+    assert (table["r_inverse"] > 0.99).all() and table["meets_margin"].all()
 
 
 def test_region_claim_needs_the_margin_on_every_channel():
@@ -145,9 +145,9 @@ def test_region_claim_needs_the_margin_on_every_channel():
     result = region_claim(table, min_difference=0.2)
     assert result["per_channel"]["blue"] == pytest.approx({"r_inverse": 0.6, "r_attention": 0.65})
     assert result["difference"] == pytest.approx((4.4 - 2.7) / 6)
-    assert result["channels_better"] == 2 and not result["holds"]  # blue is worse
-    assert region_claim(table.assign(r_attention=0.1))["holds"]
-    assert not region_claim(table.assign(r_attention=table["r_inverse"] - 0.1))["holds"]
+    assert result["channels_better"] == 2 and not result["meets_margin"]  # blue is worse
+    assert region_claim(table.assign(r_attention=0.1))["meets_margin"]
+    assert not region_claim(table.assign(r_attention=table["r_inverse"] - 0.1))["meets_margin"]
     with pytest.raises(ValueError, match="min_difference"):
         region_claim(table, min_difference=1.5)
 

@@ -184,9 +184,14 @@ def _lstm_config(config: TrainConfig | None, channels: str, target: str = "pulse
                 f"(which needs {value})"
             )
         kwargs[key] = value
+    monitor = config.monitor
     if target == "resp":  # the release's BR model decodes in both directions (HR: forwards)
         kwargs.setdefault("bidirectional_decoder", True)
-    return dataclasses.replace(config, model_kwargs=kwargs)
+        # A few validation windows of breathing sit at one rate each, so their BR MAE is flat (often
+        # 0 from the first epoch) and would keep the first epoch; the loss still moves.
+        if monitor == "auto":
+            monitor = "val_loss"
+    return dataclasses.replace(config, model_kwargs=kwargs, monitor=monitor)
 
 
 def train_denoiser(
@@ -209,7 +214,7 @@ def train_denoiser(
     value is an error). With ``val_items``, every epoch records val_loss (MSE on their windows),
     val_hr_mae (bpm; mean absolute HR error of the denoised clips over ``hr_window_s``-second
     windows, :func:`evaluate_denoiser`) and val_wmae; the best checkpoint is chosen by
-    val_hr_mae unless config.monitor says otherwise.
+    val_hr_mae (target "pulse") or val_loss (target "resp") unless config.monitor says otherwise.
 
     target: ``"pulse"`` (the items' waveforms are pulses; HR validation) or ``"resp"`` (they are
     respiration: give estimates conditioned in the BR band, e.g.

@@ -35,7 +35,7 @@ from rppg_lib.inverse_attention import (
 from rppg_lib.metrics import standard_error
 from rppg_lib.progress import progress_bar
 from rppg_lib.run.report.figures import COLORS, style_context
-from rppg_lib.stats import paired_cluster_bootstrap, verdict_rows
+from rppg_lib.stats import Interval, paired_cluster_bootstrap, verdict, verdict_rows
 from rppg_lib.steps import artifacts
 from rppg_lib.steps.artifacts import (
     ATTENTION_SOURCES,
@@ -191,8 +191,10 @@ def region_claim(table: pd.DataFrame, *, min_difference: float = 0.2) -> dict[st
     Returns per channel the mean |r| of both regions over clips, their means over channels and
     clips (``r_inverse``, ``r_attention``), ``difference`` = r_inverse − r_attention with its
     standard error over the clip-channel pairs, ``n_clips``, ``channels_better`` (how many
-    channels have the higher mean |r| in the inverse region) and ``holds``: difference >=
-    ``min_difference`` (a margin on |r|, not only a sign) and every channel better.
+    channels have the higher mean |r| in the inverse region) and ``meets_margin``: the point
+    estimates clear the paper's bar, difference >= ``min_difference`` (a margin on |r|, not only
+    a sign) and every channel better. It is not a verdict: that comes from the interval over
+    subjects (:func:`region_verdicts`).
     """
     need = {"clip_id", "channel", "r_inverse", "r_attention"}
     if not isinstance(table, pd.DataFrame) or not need <= set(table.columns):
@@ -221,7 +223,7 @@ def region_claim(table: pd.DataFrame, *, min_difference: float = 0.2) -> dict[st
         "n_clips": int(table["clip_id"].nunique()),
         "channels_better": int(better),
         "min_difference": margin,
-        "holds": bool(difference >= margin and better == len(per_channel)),
+        "meets_margin": bool(difference >= margin and better == len(per_channel)),
     }
 
 
@@ -274,14 +276,15 @@ def region_claim_variants(
 ) -> pd.DataFrame:
     """Claim 3 (:func:`region_claim`) under each (kind, mode) inverse-mask option of
     ``variants`` (binary masks at the released τ = 0.1): one row per variant with kind, mode,
-    r_inverse, r_attention, difference, difference_se, holds. ``options``: lam, band, order."""
+    r_inverse, r_attention, difference, difference_se, meets_margin. ``options``: lam, band,
+    order."""
     rows = []
     for kind, mode in variants:
         table = region_correlation_table(clips, attention, preprocessed, kind=kind, mode=mode,
                                          **options)
         claim = region_claim(table, min_difference=min_difference)
         rows.append({"kind": kind, "mode": mode, **{k: claim[k] for k in (
-            "r_inverse", "r_attention", "difference", "difference_se", "holds")}})
+            "r_inverse", "r_attention", "difference", "difference_se", "meets_margin")}})
     if not rows:
         raise ValueError("variants is empty")
     return pd.DataFrame(rows)
@@ -363,6 +366,9 @@ def _source_rows(source: str, table: pd.DataFrame, seed: int) -> list[dict[str, 
             row.update({column: mean, f"{column}_low": low, f"{column}_high": high})
         row.update(n_subjects=int(group["subject"].nunique()),
                    n_clips=int(group["clip_id"].nunique()))
+        difference = Interval(row["difference"], row["difference_low"], row["difference_high"],
+                              row["n_subjects"], len(group))
+        row["verdict"] = verdict(difference)[0]  # of claim 3 with this source's masks
         rows.append(row)
     return rows
 
@@ -394,8 +400,9 @@ def source_comparison(tables: Mapping[str, pd.DataFrame], *, seed: int = 0) -> p
     One row per source and channel (red, green, blue, and "mean": the channels averaged per clip
     first) with r_inverse, r_attention and difference = r_inverse − r_attention (claim 3), each the
     mean over subjects of the per-subject mean |r| with its 95 % interval (``_low``, ``_high``:
-    percentile bootstrap over subjects, seeded by ``seed``; NaN with fewer than 3 subjects), and
-    n_subjects, n_clips.
+    percentile bootstrap over subjects, seeded by ``seed``; NaN with fewer than 3 subjects),
+    n_subjects, n_clips, and the ``verdict`` of claim 3 with this source's masks from the
+    difference's interval (:func:`rppg_lib.stats.verdict`: undecided under 10 subjects).
     """
     if not tables:
         raise ValueError("tables is empty: no attention source to compare")

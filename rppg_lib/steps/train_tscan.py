@@ -119,11 +119,15 @@ def br_config(
 ) -> TrainConfig:
     """The breathing network's training config: ``config`` (the pulse network's recipe:
     optimiser, lr, batch, chunks, seed, device) with model "mttscan", ``epochs`` (the most),
-    ``patience`` (None or 0: off), the best epoch chosen by the validation BR MAE and checkpoints
-    in ``artifacts/02_train_tscan/br_model/``."""
+    ``patience`` (None or 0: off), the best epoch chosen by the validation loss (pulse and
+    respiration together) and checkpoints in ``artifacts/02_train_tscan/br_model/``.
+
+    Not by the validation BR MAE: a whole validation clip of 30 s resolves the breathing rate only
+    to one periodogram bin (2 breaths/min), so that MAE is often 0 from the first epoch on and would
+    keep the first epoch's weights and stop training after ``patience`` more."""
     folder = artifacts.stage_dir(run_dir, NETWORK_STAGE) / BR_MODEL_DIR
     return dataclasses.replace(
-        config, model="mttscan", epochs=epochs, patience=patience, monitor="val_br_mae",
+        config, model="mttscan", epochs=epochs, patience=patience, monitor="val_loss",
         checkpoint_dir=str(folder),
     )
 
