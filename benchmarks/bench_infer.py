@@ -1,7 +1,8 @@
 """Speed of ``rppg infer``: a 60 s 640x480 30 fps video as a multiple of real time on 2 CPU
 cores, with the share of decoding, face tracking and cropping, the network and the
 post-processing, beside today's path (the ``infer_video`` of the commit before this work) and
-this branch's eager network (``--eager``); and its peak memory at two video lengths.
+this branch's other network paths (``--eager``, ``--bf16``, and the frozen network run after the
+decoding instead of overlapping it); and its peak memory at two video lengths.
 
 The video is bench_preprocess.py's synthetic face (the scikit-image astronaut drifting over a
 texture, MJPG by default) written to --workdir and kept between runs. Each path runs
@@ -10,8 +11,10 @@ the CPU seconds (user + system, all threads) of that run are printed beside the 
 they depend less on other work on the machine. Every path uses open-rppg's TS-CAN trained on
 PURE from data/weights/. The network path that ran (mode, threads) is read from the summary.
 
-Shares: decode = a decode-only pass over the file (what the pipeline reads); tracking and crops =
-infer's "decode_and_crop_s" minus decode; network and post-processing from infer's timings.
+Shares, from the sequential run (its stages do not overlap): decode = a decode-only pass over the
+file (what the pipeline reads); tracking and crops = infer's "decode_and_crop_s" minus decode;
+network and post-processing from infer's timings. For the default run: how long the network
+worked in all and how much of it came after the decoding had ended.
 
 Peak memory (``--memory 30 120``): each path in a fresh process per video length, its peak
 resident set size (``ru_maxrss``).
@@ -82,12 +85,20 @@ def cpu_seconds() -> float:
     return t.user + t.system
 
 
+PATH_LABELS = {
+    "frozen": "default (frozen, overlapped)",
+    "sequential": "frozen, after the decoding",
+    "eager": "--eager",
+    "bf16": "--bf16 (overlapped)",
+}
+
+
 def run_path(name: str, video: Path, out: Path, baseline: str):
-    """One ``rppg infer`` of ``video`` by path ``name`` (frozen, eager, today)."""
+    """One ``rppg infer`` of ``video`` by path ``name`` (:data:`PATH_LABELS`, or "today")."""
     if name == "today":
         return baseline_module(baseline).infer_video(video, default_weights(), out, progress=False)
-    return infer_video(video, default_weights(), out, freeze=name == "frozen",
-                       bf16=name == "bf16", progress=False)
+    return infer_video(video, default_weights(), out, freeze=name in ("frozen", "sequential"),
+                       bf16=name == "bf16", overlap=name != "sequential", progress=False)
 
 
 def child_peak_rss(name: str, video: Path, baseline: str) -> None:
@@ -191,7 +202,7 @@ def main() -> None:
     if args.child:
         child_peak_rss(args.child, Path(args.child_video), args.baseline)
         return
-    paths = ["frozen", "eager", "bf16"] + (["today"] if args.baseline else [])
+    paths = [*PATH_LABELS] + (["today"] if args.baseline else [])
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if args.hr_check:
@@ -209,19 +220,19 @@ def main() -> None:
 
 def print_speed(best: dict, paths: list[str], args: argparse.Namespace) -> None:
     seconds, new = args.seconds, best["frozen"]
-    timings = new["summary"]["timings_s"]
     print(f"\nrppg infer on {seconds:g} s of 640x480 {args.codec} at 30 fps, "
           f"{args.threads} threads, best of {args.repeats}; network path: "
           f"{new['summary']['network_path']}")
-    print(f"  {'path':<26}{'wall s':>7}{'x real t.':>10}{'vs today':>9}{'CPU s':>7}")
+    print(f"  {'path':<32}{'wall s':>7}{'x real t.':>10}{'vs today':>9}{'CPU s':>7}")
     for name in paths:
         b = best[name]
-        label = {"frozen": "this branch (default)", "eager": "this branch --eager",
-                 "bf16": "this branch --bf16",
-                 "today": f"today ({args.baseline})"}[name]
+        label = PATH_LABELS.get(name, f"today ({args.baseline})")
         ratio = best["today"]["wall"] / b["wall"] if "today" in best else float("nan")
-        print(f"  {label:<26}{b['wall']:7.1f}{seconds / b['wall']:9.2f}x{ratio:8.2f}x"
+        print(f"  {label:<32}{b['wall']:7.1f}{seconds / b['wall']:9.2f}x{ratio:8.2f}x"
               f"{b['cpu']:7.1f}")
+    # Shares from the sequential run, whose stages do not overlap.
+    serial = best["sequential"]
+    timings = serial["summary"]["timings_s"]
     decode = min(best["decode"]["wall"], timings["decode_and_crop_s"])
     shares = {
         "decode": decode,
@@ -229,10 +240,13 @@ def print_speed(best: dict, paths: list[str], args: argparse.Namespace) -> None:
         "network": timings.get("network_s", 0.0),
         "post-processing": timings["post_s"],
     }
-    shares["other (checks, loading, writing)"] = new["wall"] - sum(shares.values())
-    print("  shares of this branch's best run:")
+    shares["other (checks, loading, writing)"] = serial["wall"] - sum(shares.values())
+    print("  shares of the sequential run (frozen network after the decoding):")
     for name, value in shares.items():
-        print(f"    {name:<34}{value:6.1f} s  {value / new['wall']:5.0%}")
+        print(f"    {name:<34}{value:6.1f} s  {value / serial['wall']:5.0%}")
+    overlapped = new["summary"]["timings_s"]
+    print(f"  default run: the network worked {overlapped['network_overlapped_s']:.1f} s, of "
+          f"which it ran {overlapped['network_s']:.1f} s after the decoding had ended")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ rPPG-Toolbox ``.pth``, open-rppg's TS-CAN, the Benefit-of-Distraction Keras CAN)
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +52,7 @@ from rppg_lib.validation import check_positive, check_positive_int
 __all__ = [
     "ClipPrediction",
     "run_network",
+    "NetworkRunner",
     "bf16_supported",
     "frozen_model",
     "predict_clip",
@@ -148,6 +148,85 @@ def frozen_model(model: nn.Module, example: torch.Tensor) -> torch.jit.ScriptMod
         return torch.jit.optimize_for_inference(torch.jit.freeze(traced))
 
 
+class NetworkRunner:
+    """A network prepared for inference on consecutive pieces of one input stream.
+
+    ``with NetworkRunner(model, ...) as runner:`` puts the model in eval mode on its device (and
+    channels-last with ``channels_last``) and restores it on exit; inside, ``runner(x)`` with
+    ``x`` (k, 6, S, S) float32 frames returns ``(outputs (k, K) float32, masks or None)``, masks
+    ``{"gate1": (k, M1, M1), "gate2": (k, M2, M2)}`` float16. Each piece must hold whole
+    temporal-shift segments of ``frame_depth`` frames, except the stream's last piece: its last
+    segment is completed by repeating its last frame and those outputs are discarded. With
+    ``freeze`` the model is traced and frozen on the first segment of the first piece and the
+    frozen model serves every later piece. Options as for :func:`run_network`.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        frame_depth: int | None = None,
+        device: str | torch.device | None = None,
+        amp: bool = False,
+        bf16: bool = False,
+        channels_last: bool = False,
+        freeze: bool = False,
+        return_masks: bool = False,
+    ) -> None:
+        if frame_depth is None:
+            frame_depth = getattr(model, "frame_depth", None)
+        self.depth = 1 if frame_depth is None else check_positive_int(frame_depth, "frame_depth")
+        if device is not None:
+            model = model.to(resolve_device(device) if isinstance(device, str) else device)
+        self.model = model
+        self.device = _model_device(model)
+        self.autocast = (amp and self.device.type == "cuda") or bf16
+        self.autocast_dtype = torch.bfloat16 if bf16 else torch.float16
+        self.channels_last = channels_last
+        self.return_masks = return_masks
+        self.use_frozen = freeze and not return_masks and not self.autocast
+        self._forward: Any = None
+
+    def __enter__(self) -> NetworkRunner:
+        self._was_training = self.model.training
+        self._restore_layout = self.channels_last and not _is_channels_last(self.model)
+        self.model.eval()
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.model.train(self._was_training)
+        if self._restore_layout:
+            self.model.to(memory_format=torch.contiguous_format)
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
+        keep = len(x)
+        missing = -keep % self.depth
+        if missing:  # complete the last segment with copies of the last frame
+            x = np.concatenate([x, np.repeat(x[-1:], missing, axis=0)])
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        batch = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
+        batch = batch.contiguous(memory_format=memory_format)
+        if self._forward is None:
+            self._forward = (frozen_model(self.model, batch[: self.depth]) if self.use_frozen
+                             else self.model)
+        with (
+            torch.inference_mode(),
+            torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast),
+        ):
+            if self.return_masks:
+                out, masks = self.model(batch, return_masks=True)
+            else:
+                out, masks = self._forward(batch), None
+        outputs = out.float().reshape(out.shape[0], -1)[:keep].cpu().numpy()
+        if masks is None:
+            return outputs, None
+        gates = {name: masks[name][:keep, 0].float().cpu().numpy().astype(np.float16)
+                 for name in ("gate1", "gate2")}
+        return outputs, gates
+
+
 def run_network(
     model: nn.Module,
     inputs: Any,
@@ -180,13 +259,14 @@ def run_network(
     freeze: run a :func:`frozen_model` of the model, traced on its first segment (ignored with
     ``return_masks``, amp or bf16): outputs equal float32 to ~1e-6.
     threads: the network's PyTorch threads (default: ``rppg_lib.threads.get_thread_settings()``).
+    :class:`NetworkRunner` runs the same network piece by piece as inputs arrive.
     """
     n = len(inputs)
     if n == 0:
         raise ValueError("inputs has no frames")
-    if frame_depth is None:
-        frame_depth = getattr(model, "frame_depth", None)
-    depth = 1 if frame_depth is None else check_positive_int(frame_depth, "frame_depth")
+    runner = NetworkRunner(model, frame_depth=frame_depth, device=device, amp=amp, bf16=bf16,
+                           channels_last=channels_last, freeze=freeze, return_masks=return_masks)
+    depth = runner.depth
     if batch_frames is None:
         batch_frames = depth * max(1, 200 // depth)
     batch_frames = check_positive_int(batch_frames, "batch_frames")
@@ -194,56 +274,18 @@ def run_network(
         raise ValueError(
             f"batch_frames = {batch_frames} must be a multiple of frame_depth = {depth}"
         )
-    if device is not None:
-        model = model.to(resolve_device(device) if isinstance(device, str) else device)
-    dev = _model_device(model)
-    use_amp = amp and dev.type == "cuda"
-    autocast_dtype = torch.bfloat16 if bf16 else torch.float16
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    restore_channels_last = _is_channels_last(model)
-    padded_total = math.ceil(n / depth) * depth
     outputs: list[np.ndarray] = []
     gates: dict[str, list[np.ndarray]] = {"gate1": [], "gate2": []}
-    was_training = model.training
-    model.eval()
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    forward = model
-    use_frozen = freeze and not return_masks and not (use_amp or bf16)
-    with network_threads(threads):  # set once for all batches
-        try:
-            starts = progress_bar(
-                range(0, padded_total, batch_frames), desc="frames", unit="batch",
-                disable=not progress, leave=False,
-            )
-            for start in starts:
-                stop = min(start + batch_frames, padded_total)
-                real_stop = min(stop, n)
-                x = np.asarray(inputs[start:real_stop], dtype=np.float32)
-                if stop > real_stop:  # complete the last segment with copies of the last frame
-                    x = np.concatenate([x, np.repeat(x[-1:], stop - real_stop, axis=0)])
-                batch = torch.from_numpy(np.ascontiguousarray(x)).to(dev)
-                batch = batch.contiguous(memory_format=memory_format)
-                if use_frozen and forward is model:
-                    forward = frozen_model(model, batch[:depth])
-                with (
-                    torch.inference_mode(),
-                    torch.autocast(dev.type, dtype=autocast_dtype, enabled=use_amp or bf16),
-                ):
-                    result = model(batch, return_masks=True) if return_masks else forward(batch)
-                out, masks = result if return_masks else (result, None)
-                keep = real_stop - start
-                outputs.append(out.float().reshape(out.shape[0], -1)[:keep].cpu().numpy())
-                if masks is not None:
-                    for name in gates:
-                        gate = masks[name][:keep, 0].float().cpu().numpy()
-                        gates[name].append(gate.astype(np.float16))
-        finally:
-            model.train(was_training)
-            if channels_last and not restore_channels_last:
-                model.to(memory_format=torch.contiguous_format)
+    with runner, network_threads(threads):  # threads set once for all batches
+        starts = progress_bar(range(0, n, batch_frames), desc="frames", unit="batch",
+                              disable=not progress, leave=False)
+        for start in starts:
+            out, masks = runner(np.asarray(inputs[start : start + batch_frames], np.float32))
+            outputs.append(out)
+            for name, gate in (masks or {}).items():
+                gates[name].append(gate)
     all_masks = {k: np.concatenate(v) for k, v in gates.items()} if return_masks else None
-    return np.concatenate(outputs), all_masks, padded_total - n
+    return np.concatenate(outputs), all_masks, -n % depth
 
 
 def process_waveform(

@@ -40,6 +40,7 @@ several methods run, e.g. ``hr_bpm_pos``):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -48,6 +49,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,7 +67,13 @@ from rppg_lib.constants import BR_BAND, FRAME_DEPTH, HR_BAND, HR_STEP_S, HR_WIND
 from rppg_lib.datasets.checks import numbered_frame_times
 from rppg_lib.datasets.generic import read_ground_truth_csv
 from rppg_lib.figure_style import style_context, write_figure
-from rppg_lib.inference import LoadedModel, load_model, process_waveform, run_network
+from rppg_lib.inference import (
+    LoadedModel,
+    NetworkRunner,
+    load_model,
+    process_waveform,
+    run_network,
+)
 from rppg_lib.preprocess import PreprocessConfig
 from rppg_lib.preprocess.face import NoFaceError
 from rppg_lib.preprocess.stream import preprocess_frames
@@ -77,7 +85,7 @@ from rppg_lib.signals import (
     peak_quality,
     resample_to_times,
 )
-from rppg_lib.threads import network_threads
+from rppg_lib.threads import get_thread_settings, network_threads
 from rppg_lib.training.data import ClipFrames
 from rppg_lib.training.distributed import resolve_device
 from rppg_lib.validation import check_choice
@@ -463,6 +471,7 @@ def infer_video(
     batch_frames: int | None = None,
     freeze: bool = True,
     bf16: bool = False,
+    overlap: bool = True,
     save_masks: bool = False,
     force: bool = False,
     progress: bool = True,
@@ -486,6 +495,9 @@ def infer_video(
         ``network_path`` records which ran, on which device, with how many threads.
     bf16: the network eagerly in channels-last memory format under bfloat16 autocast (CPUs with
         AVX-512-BF16 or AMX, and CUDA; outputs differ from float32 by ~3e-3 relative).
+    overlap: with weights whose input is built per clip of face crops (open-rppg's), run the
+        network on each clip while the next ones decode (outputs equal to float rounding;
+        the summary's ``network_path`` says whether it overlapped); False: after the decoding.
     force: move a previous result in ``out_dir`` aside instead of refusing the folder.
     Raises ValueError / FileNotFoundError / FileExistsError / PermissionError naming the
     argument or the file, before any decoding; NoFaceError (a ValueError) when no face is found
@@ -522,11 +534,16 @@ def infer_video(
     )
     results: dict[str, MethodResult] = {}
     resp = br = masks = mask_frames = network_path = None
-    with tempfile.TemporaryDirectory(prefix="rppg_infer_") as tmp:
+    streamed = (_StreamedNetwork(loaded, device, (freeze, bf16))
+                if overlap and loaded is not None and loaded.inputs != "standard" else None)
+    with tempfile.TemporaryDirectory(prefix="rppg_infer_") as tmp, contextlib.ExitStack() as stack:
+        if streamed is not None:
+            stack.callback(streamed.close)  # also on an error: no clip runs after it
         try:
             pre = preprocess_frames(
                 source.frames, source.fps, config, clip_id=video_path.name,
                 source=str(video_path), out_dir=tmp, progress=progress,
+                on_mask_frame=None if streamed is None else streamed.add,
             )
         except NoFaceError:
             raise NoFaceError(
@@ -543,9 +560,13 @@ def infer_video(
         rgb = np.asarray(pre.mask_frames, dtype=np.float64).mean(axis=(1, 2))  # the crop's colour
         if loaded is not None:
             clock = time.perf_counter()
-            derivative, resp, masks, network_path = _run_network(
-                loaded, pre, device, batch_frames, (freeze, bf16), save_masks, progress
-            )
+            if streamed is not None:  # most clips ran during the preprocessing
+                derivative, resp, masks, network_path = streamed.finish()
+                timings["network_overlapped_s"] = streamed.busy_s
+            else:
+                derivative, resp, masks, network_path = _run_network(
+                    loaded, pre, device, batch_frames, (freeze, bf16), save_masks, progress
+                )
             timings["network_s"] = time.perf_counter() - clock
             if derivative is not None:
                 pulse = process_waveform(derivative, fs, HR_BAND, integrate=True)
@@ -615,6 +636,97 @@ def _frame_count_warning(source: _Source, n: int) -> None:
         )
 
 
+# Clips of crops waiting for the network before the preprocessing waits for it (memory stays
+# flat in the video's length: each clip of 160 crops at 72x72 holds 10 MB).
+_MAX_QUEUED_CLIPS = 2
+
+
+class _StreamedNetwork:
+    """A network with open-rppg's inputs run while the video is still being preprocessed.
+
+    Its input for a frame depends only on the crops of that frame's clip of
+    ``OPEN_RPPG_CLIP_LENGTH`` frames, so each clip goes to a worker thread as soon as its crops
+    exist (:meth:`add`, the preprocessing's ``on_mask_frame``): decoding, face tracking and the
+    network overlap. The worker uses one torch thread while the preprocessing runs (it has the
+    other core) and the usual number after. The outputs equal those of :func:`run_network` on
+    the whole video (same segments, same padding of the last clip) to float rounding.
+    """
+
+    def __init__(self, loaded: LoadedModel, device: str, speed: tuple[bool, bool]) -> None:
+        freeze, bf16 = speed
+        self.loaded = loaded
+        self.runner = NetworkRunner(loaded.model, frame_depth=loaded.frame_depth, device=device,
+                                    bf16=bf16, channels_last=bf16, freeze=freeze)
+        self.speed = speed
+        self.crops: list[np.ndarray] = []
+        self.pending: list[Future] = []
+        self.preprocessing = True
+        self.busy_s = 0.0  # worker time spent in the network, s
+        self.pool: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="rppg-network")
+        self.runner.__enter__()
+
+    def add(self, crop: np.ndarray) -> None:
+        self.crops.append(crop)
+        if len(self.crops) == OPEN_RPPG_CLIP_LENGTH:
+            self._submit()
+
+    def _submit(self) -> None:
+        crops, self.crops = np.stack(self.crops), []
+        self.pending.append(self.pool.submit(self._run, crops))
+        waiting = [future for future in self.pending if not future.done()]
+        if len(waiting) > _MAX_QUEUED_CLIPS:  # the network lags: the preprocessing waits for it
+            waiting[0].result()
+
+    def _run(self, crops: np.ndarray) -> np.ndarray:
+        start = time.perf_counter()
+        settings = get_thread_settings()
+        if self.preprocessing and settings.torch != 1:
+            settings = settings.replace(torch=1)
+        with network_threads(settings):
+            inputs = OpenRppgFrames(crops, OPEN_RPPG_CLIP_LENGTH)[0 : len(crops)]
+            outputs = self.runner(inputs)[0]
+        self.busy_s += time.perf_counter() - start
+        return outputs
+
+    def close(self) -> None:
+        """Cancel the clips not yet started, wait for the running one and restore the model
+        (a second call does nothing)."""
+        if self.pool is None:
+            return
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = None
+        self.runner.__exit__(None, None, None)
+
+    def finish(self):
+        """(pulse derivative, respiration derivative or None, None, the path that ran), as
+        :func:`_run_network`, once the preprocessing has ended and every clip has run."""
+        self.preprocessing = False  # the clips still waiting get every torch thread
+        if self.crops:
+            self._submit()
+        raw = np.concatenate([future.result() for future in self.pending])
+        self.close()
+        with network_threads():
+            threads = torch.get_num_threads()
+        columns = {kind: raw[:, i].astype(np.float64) for i, kind in enumerate(self.loaded.outputs)}
+        return columns.get("pulse"), columns.get("resp"), None, _network_path(
+            self.loaded, self.speed, masks=False, threads=threads, overlapped=True)
+
+
+def _network_path(loaded: LoadedModel, speed: tuple[bool, bool], *, masks: bool, threads: int,
+                  overlapped: bool) -> dict[str, Any]:
+    """What ran the network: mode, dtype, device, torch threads, torch version, and whether it
+    overlapped the preprocessing."""
+    freeze, bf16 = speed
+    return {
+        "mode": "frozen TorchScript" if freeze and not (masks or bf16) else "eager",
+        "dtype": "bfloat16 autocast, channels-last" if bf16 else "float32",
+        "device": str(next(loaded.model.parameters()).device),
+        "torch_threads": threads, "torch": torch.__version__,
+        "overlapped_with_preprocessing": overlapped,
+    }
+
+
 def _run_network(loaded: LoadedModel, pre: Any, device: str, batch_frames: int | None,
                  speed: tuple[bool, bool], save_masks: bool, progress: bool):
     """(pulse derivative or None, respiration derivative or None, masks or None, the path that
@@ -634,12 +746,7 @@ def _run_network(loaded: LoadedModel, pre: Any, device: str, batch_frames: int |
     if gates is not None:
         masks = AttentionMasks(gate1=gates["gate1"], gate2=gates["gate2"], fps=pre.fps,
                                clip_id=str(pre.clip_id), img_size=int(loaded.img_size))
-    path = {
-        "mode": "frozen TorchScript" if freeze and not (want_masks or bf16) else "eager",
-        "dtype": "bfloat16 autocast, channels-last" if bf16 else "float32",
-        "device": str(next(loaded.model.parameters()).device),
-        "torch_threads": threads, "torch": torch.__version__,
-    }
+    path = _network_path(loaded, speed, masks=want_masks, threads=threads, overlapped=False)
     return columns.get("pulse"), columns.get("resp"), masks, path
 
 

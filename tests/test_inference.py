@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -369,6 +370,35 @@ def test_frozen_and_eager_networks_give_the_same_heart_rates(synthetic_video, tm
     scale = np.max(np.abs(eager.derivative))
     np.testing.assert_allclose(frozen.derivative, eager.derivative, rtol=0, atol=1e-5 * scale)
     np.testing.assert_allclose(frozen.hr_series, eager.hr_series, atol=0.01)
+
+
+def test_the_network_overlapping_the_decoding_gives_the_same_pulse(synthetic_video, tmp_path):
+    """240 frames: one whole 160-frame clip runs while the video decodes, then the last 80."""
+    path, _ = synthetic_video
+    runs = {
+        overlap: infer_video(path, _random_open_rppg_model(), tmp_path / str(overlap),
+                             crop="center", window_s=4.0, overlap=overlap, progress=False)
+        for overlap in (True, False)
+    }
+    assert runs[True].summary["network_path"]["overlapped_with_preprocessing"] is True
+    assert runs[False].summary["network_path"]["overlapped_with_preprocessing"] is False
+    assert runs[True].summary["network_path"]["mode"] == "frozen TorchScript"
+    assert runs[True].summary["timings_s"]["network_overlapped_s"] > 0
+    streamed, after = (runs[overlap].methods["tscan"] for overlap in (True, False))
+    assert streamed.derivative.shape == after.derivative.shape == (240,)
+    scale = np.max(np.abs(after.derivative))
+    np.testing.assert_allclose(streamed.derivative, after.derivative, rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(streamed.hr_series, after.hr_series, atol=0.01)
+
+
+def test_no_network_thread_outlives_a_video_without_a_face(tmp_path):
+    """The preprocessing fails (no face): the clips queued for the network are dropped and its
+    worker thread ends with the call."""
+    path = tmp_path / "grey.avi"
+    write_video(path, np.full((210, 64, 64, 3), 128, np.uint8), FPS)
+    with pytest.raises(NoFaceError, match="no face found"):
+        infer_video(path, _random_open_rppg_model(), tmp_path / "out", progress=False)
+    assert not [t for t in threading.enumerate() if t.name.startswith("rppg-network")]
 
 
 def test_bf16_network_path_is_recorded_and_stays_close(synthetic_video, tmp_path):

@@ -13,7 +13,7 @@ import collections
 import contextlib
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,7 @@ def preprocess_frames(
     prefetch: int = 8,
     manifest_extra: dict[str, Any] | None = None,
     threads: ThreadSettings | None = None,
+    on_mask_frame: Callable[[np.ndarray], None] | None = None,
 ) -> PreprocessedClip:
     """Preprocess a stream of RGB uint8 frames (H, W, 3) sampled at ``fps`` Hz (one pass).
 
@@ -173,6 +174,9 @@ def preprocess_frames(
     thread (0: none); it changes speed only, never the result. threads: OpenCV and BLAS threads
     of the crop, resize and normalise stages (default: ``rppg_lib.threads.get_thread_settings()``:
     BLAS one thread, OpenCV the usable cores); speed only, never the result.
+    on_mask_frame: called with each frame's crop on the mask grid ((M, M, 3) float32, the row
+    ``mask_frames`` gets) as soon as it is made, so a consumer (a network) can start on the first
+    frames while later ones decode.
 
     Raises ValueError for a non-RGB-uint8 frame, a clip shorter than max(2, frame_depth) frames,
     a waveform/box/time array whose length is not T, or (``crop="haar"``) no face in any frame.
@@ -202,6 +206,7 @@ def preprocess_frames(
             prefetch=prefetch,
             manifest_extra=manifest_extra or {},
             threads=threads,
+            on_mask_frame=on_mask_frame,
         )
     except BaseException:
         stores.abort()
@@ -226,6 +231,7 @@ def _run(
     prefetch: int,
     manifest_extra: dict[str, Any],
     threads: ThreadSettings | None,
+    on_mask_frame: Callable[[np.ndarray], None] | None,
 ) -> PreprocessedClip:
     name = f"clip {clip_id!r}" + (f" ({source})" if source else "")
     stat_len = cfg.chunk_length if cfg.stats == "chunk" else None
@@ -255,9 +261,10 @@ def _run(
             (x, y, w, h), ok = tracker(frame, t)
             crop = frame[y : y + h, x : x + w].astype(np.float32)
             cur = normalize_crop(crop, cfg.size, "area")
-            stores["mask_frames"].append(
-                normalize_crop(crop, cfg.mask_grid, cfg.mask_interpolation)
-            )
+            mask_frame = normalize_crop(crop, cfg.mask_grid, cfg.mask_interpolation)
+            stores["mask_frames"].append(mask_frame)
+            if on_mask_frame is not None:
+                on_mask_frame(mask_frame)
             if prev is not None:
                 diff = frame_difference(cur, prev, cfg.eps)
                 stores["motion"].append(diff)
