@@ -356,13 +356,19 @@ def _random_open_rppg_model() -> LoadedModel:
     return LoadedModel(net, "open_rppg", ("pulse",), 36, 20, "open_rppg", "random")
 
 
+def _runs_with_and_without(option: str, path: Path, tmp_path: Path, **kwargs) -> dict:
+    """{True: run, False: run} of infer_video with ``option`` on and off (random open-rppg
+    model, centre crop, 4 s windows), each into its own folder."""
+    return {
+        value: infer_video(path, _random_open_rppg_model(), tmp_path / str(value), crop="center",
+                           window_s=4.0, progress=False, **{option: value}, **kwargs)
+        for value in (True, False)
+    }
+
+
 def test_frozen_and_eager_networks_give_the_same_heart_rates(synthetic_video, tmp_path):
     path, _ = synthetic_video
-    runs = {
-        freeze: infer_video(path, _random_open_rppg_model(), tmp_path / str(freeze),
-                            crop="center", window_s=4.0, freeze=freeze, progress=False)
-        for freeze in (True, False)
-    }
+    runs = _runs_with_and_without("freeze", path, tmp_path)
     assert runs[True].summary["network_path"]["mode"] == "frozen TorchScript"
     assert runs[False].summary["network_path"]["mode"] == "eager"
     assert runs[True].summary["network_path"]["torch_threads"] >= 1
@@ -375,11 +381,7 @@ def test_frozen_and_eager_networks_give_the_same_heart_rates(synthetic_video, tm
 def test_the_network_overlapping_the_decoding_gives_the_same_pulse(synthetic_video, tmp_path):
     """240 frames: one whole 160-frame clip runs while the video decodes, then the last 80."""
     path, _ = synthetic_video
-    runs = {
-        overlap: infer_video(path, _random_open_rppg_model(), tmp_path / str(overlap),
-                             crop="center", window_s=4.0, overlap=overlap, progress=False)
-        for overlap in (True, False)
-    }
+    runs = _runs_with_and_without("overlap", path, tmp_path)
     assert runs[True].summary["network_path"]["overlapped_with_preprocessing"] is True
     assert runs[False].summary["network_path"]["overlapped_with_preprocessing"] is False
     assert runs[True].summary["network_path"]["mode"] == "frozen TorchScript"
@@ -403,11 +405,7 @@ def test_no_network_thread_outlives_a_video_without_a_face(tmp_path):
 
 def test_bf16_network_path_is_recorded_and_stays_close(synthetic_video, tmp_path):
     path, _ = synthetic_video
-    runs = {
-        bf16: infer_video(path, _random_open_rppg_model(), tmp_path / str(bf16), crop="center",
-                          window_s=4.0, freeze=False, bf16=bf16, progress=False)
-        for bf16 in (True, False)
-    }
+    runs = _runs_with_and_without("bf16", path, tmp_path, freeze=False)
     assert runs[True].summary["network_path"]["dtype"] == "bfloat16 autocast, channels-last"
     assert runs[True].summary["network_path"]["mode"] == "eager"
     fast, eager = (runs[bf16].methods["tscan"].derivative for bf16 in (True, False))
