@@ -15,7 +15,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from rppg_lib.run.cli import main
 from rppg_lib.run.params import load_params
-from rppg_lib.run.study import across_seeds, run_study, seed_overrides
+from rppg_lib.run.study import across_seeds, compare_records, run_study, seed_overrides
 
 KERNELSPEC = {
     "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
@@ -168,3 +168,48 @@ def test_cli_study_bad_seeds_is_one_line(project, capsys):
     assert status == 2
     err = capsys.readouterr().err.strip()
     assert err == "rppg study: error: seeds must be distinct integers >= 0, got [1, 1]"
+
+
+def test_compare_records_finds_a_rerun_equal_and_a_changed_number(project, capsys):
+    """A rerun of a seed into another folder has the same numbers to the summary's precision;
+    a number changed in the third decimal is not a difference, one in the second is, and so is
+    a verdict."""
+    params = project / "params" / "claims.yaml"
+    first, second = project / "reports" / "first", project / "reports" / "second"
+    run_study(params, first, seeds=[0, 1], progress=False)
+    run_study(params, second, seeds=[1], progress=False)
+    assert compare_records(first, second) == ([1], [])
+    status = main(["study", "--params", str(params), "--out", str(first),
+                   "--compare", str(second)])
+    assert status == 0
+    assert capsys.readouterr().out.strip().endswith(
+        "seeds [1] of " + str(first) + " and " + str(second)
+        + ": the same numbers at the summary's precision")
+
+    metrics_path = second / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    row = metrics["per_seed"]["1"]["verdicts"][0]
+    row["estimate"] += 0.001  # 2.001: prints as 2.00
+    metrics_path.write_text(json.dumps(metrics))
+    assert compare_records(first, second)[1] == []
+    row["estimate"] += 0.01  # 2.011: prints as 2.01
+    row["verdict"] = "undecided"
+    metrics["per_seed"]["1"]["method_table"][0]["n_windows"] = 41
+    metrics_path.write_text(json.dumps(metrics))
+    _, differences = compare_records(first, second)
+    assert differences == [
+        "seed 1 verdict / 00_claims / 1 / illumination / HR MAE reduction (bpm): "
+        "estimate 2.00 vs 2.01",
+        "seed 1 verdict / 00_claims / 1 / illumination / HR MAE reduction (bpm): "
+        "verdict holds vs undecided",
+        "seed 1 method / clean / A: n_windows 42 vs 41",
+    ]
+    status = main(["study", "--params", str(params), "--out", str(first),
+                   "--compare", str(second)])
+    assert status == 1
+    assert "3 difference(s)" in capsys.readouterr().out
+
+    assert main(["study", "--params", str(params), "--out", str(first),
+                 "--compare", str(project / "nowhere")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"rppg study --compare: no study record in {project / 'nowhere'} (no metrics.json)")

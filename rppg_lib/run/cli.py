@@ -18,7 +18,7 @@ from pathlib import Path
 import rppg_lib
 from rppg_lib.run.params import parse_overrides
 from rppg_lib.run.runner import RunError, RunInterrupted, run
-from rppg_lib.run.study import run_study
+from rppg_lib.run.study import compare_records, run_study
 from rppg_lib.video_inference import register_infer_command
 
 EXIT_OK = 0
@@ -130,11 +130,18 @@ def _add_study_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=VALUE", help="override a parameter for every seed, as in `rppg run`",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.add_argument(
+        "--compare", default=None, metavar="OTHER",
+        help="run nothing: compare the record in --out with the record in OTHER (the seeds both "
+             "hold) to the summary's precision; exit status 1 when they differ",
+    )
     parser.set_defaults(func=_cmd_study)
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else f"reports/{Path(args.params).stem}"
+    if args.compare is not None:
+        return _compare_study(out, args.compare)
     try:
         result = run_study(args.params, out, seeds=args.seeds,
                            overrides=parse_overrides(args.parameters),
@@ -148,6 +155,20 @@ def _cmd_study(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     print(f"rppg study: {len(result.run_dirs)} seed(s); record: {result.summary}")
     return EXIT_OK
+
+
+def _compare_study(record: str, other: str) -> int:
+    try:
+        seeds, differences = compare_records(record, other)
+    except USER_ERRORS as err:
+        print(f"rppg study --compare: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in differences:
+        print(line)
+    verdict = f"{len(differences)} difference(s)" if differences else "the same numbers"
+    print(f"rppg study --compare: seeds {seeds} of {record} and {other}: {verdict} at the "
+          "summary's precision")
+    return EXIT_FAILED if differences else EXIT_OK
 
 
 # Subcommands, in the order `rppg --help` lists them.

@@ -16,6 +16,9 @@
 
 A claim's verdict across seeds is the verdict every seed gives when they all agree, and
 "undecided" when they do not: a result that depends on the seed is not decided.
+
+:func:`compare_records` (``rppg study --compare OTHER``) checks a rerun against a record: every
+number of the seeds both hold, at the precision the summary prints, and every verdict.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ __all__ = [
     "run_study",
     "write_study_record",
     "across_seeds",
+    "compare_records",
 ]
 
 RUNS_FOLDER = "runs"
@@ -426,3 +430,61 @@ def write_study_record(
     atomic_write_json(out / MANIFEST_FILE, manifest, sort_keys=False)
     return atomic_write_text(out / SUMMARY_FILE,
                              _summary_text(spec_path, runs, claims, methods, figures))
+
+
+# --- comparing two records -----------------------------------------------------------------------
+
+
+def _keyed_rows(seed_metrics: Mapping[str, Any]) -> dict[tuple[str, ...], dict[str, Any]]:
+    """One seed's verdict and method rows of a record's metrics.json, keyed by what they are."""
+    rows = {}
+    for row in seed_metrics.get("verdicts", []):
+        key = ("verdict", str(row.get("section")), str(row["claim"]), str(row["scenario"]),
+               str(row["metric"]))
+        rows[key] = row
+    for row in seed_metrics.get("method_table", []):
+        rows[("method", str(row["scenario"]), str(row["method"]))] = row
+    return rows
+
+
+def _read_record(folder: Path) -> dict[str, Any]:
+    path = folder / METRICS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no study record in {folder} (no {METRICS_FILE})")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def compare_records(
+    record: str | os.PathLike, other: str | os.PathLike, *, digits: int = 2
+) -> tuple[list[int], list[str]]:
+    """Compare two study records (folders with ``metrics.json``) on the seeds both hold: every
+    number of every verdict and method row rounded to ``digits`` decimals (the summary's
+    precision), every verdict and every count.
+
+    Returns ``(common seeds, differences)``, each difference one line naming the seed, the row
+    and the field with both values; no differences means the records agree to that precision.
+    ValueError when the records share no seed or a row is missing from one of them.
+    """
+    first, second = _read_record(Path(record)), _read_record(Path(other))
+    seeds = sorted(set(first["per_seed"]) & set(second["per_seed"]), key=int)
+    if not seeds:
+        raise ValueError(f"the records in {record} (seeds {sorted(first['per_seed'])}) and "
+                         f"{other} (seeds {sorted(second['per_seed'])}) share no seed")
+    differences = []
+    for seed in seeds:
+        mine, theirs = (_keyed_rows(r["per_seed"][seed]) for r in (first, second))
+        if set(mine) != set(theirs):
+            missing = sorted(set(mine) ^ set(theirs))
+            raise ValueError(f"seed {seed}: rows in only one record: {missing[:3]}")
+        for key, row in mine.items():
+            for field, value in row.items():
+                if field.startswith("reason") or field.endswith("reason"):
+                    continue  # prose that repeats the numbers at three significant digits
+                other_value = theirs[key].get(field)
+                a, b = str(value), str(other_value)
+                if isinstance(value, float) or isinstance(other_value, float):
+                    a, b = _fmt(value, digits), _fmt(other_value, digits)
+                if a != b:
+                    differences.append(f"seed {seed} {' / '.join(key)}: {field} {a} vs {b}")
+    return [int(seed) for seed in seeds], differences
+
