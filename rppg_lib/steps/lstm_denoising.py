@@ -32,6 +32,7 @@ from rppg_lib.inverse_attention import CorruptionEstimates, condition_signal, re
 from rppg_lib.progress import progress_bar
 from rppg_lib.steps import artifacts
 from rppg_lib.steps.artifacts import BR_DENOISED, DENOISER_STAGE
+from rppg_lib.threads import get_thread_settings, network_threads
 from rppg_lib.validation import as_signal, check_choice, check_positive_int
 
 __all__ = [
@@ -230,15 +231,9 @@ def torch_threads(n: int) -> Iterator[None]:
     previous number is restored afterwards. The LSTM's matrices are small: on a 2-core machine one
     training step of the 64-unit LSTM on 8 windows took 5 ms on one thread and 9 ms on two (and
     five times longer on two while other processes competed for the cores)."""
-    n = check_positive_int(n, "n")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
+    settings = get_thread_settings().replace(torch=check_positive_int(n, "n"), manage=True)
+    with network_threads(settings):
         yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 
 
 def breathing_estimates(
