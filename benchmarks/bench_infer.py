@@ -19,10 +19,11 @@ worked in all and how much of it came after the decoding had ended.
 Peak memory (``--memory 30 120``): each path in a fresh process per video length, its peak
 resident set size (``ru_maxrss``).
 
-HR check (``--hr-check N [VIDEO ...]``): the ``--fast`` path (frozen or bf16) and the eager
-network on N synthetic clips of each scenario clean and illumination (20 s, 128x128, seeds
-1000..) and on the given videos: the paired per-window heart-rate difference (fast - eager,
-bpm), mean with a bootstrap 95 % interval over windows, and its largest absolute value.
+HR check (``--hr-check N [VIDEO ...]``): the ``--fast`` path (default: the default, frozen and
+overlapped) and the ``--versus`` path (default: eager) on N synthetic clips of each scenario
+clean and illumination (20 s, 128x128, seeds 1000..) and on the given videos: the paired
+per-window heart-rate difference (fast - versus, bpm), mean with a bootstrap 95 % interval over
+windows, and its largest absolute value.
 
 Run: ``python benchmarks/bench_infer.py [--seconds 60] [--baseline cb5fb4e] [--memory 30 120]
 [--hr-check 4 my_face_video.mp4]``.
@@ -157,17 +158,18 @@ def synthetic_clips(count: int, workdir: Path) -> list[Path]:
     return paths
 
 
-def hr_check(videos: list[Path], fast: str) -> None:
-    """Paired per-window HR difference, ``fast`` path - eager, per video and over all."""
-    print(f"\nHR check: {fast} - eager network, per window (bpm)")
+def hr_check(videos: list[Path], fast: str, versus: str = "eager") -> None:
+    """Paired per-window HR difference, ``fast`` path - ``versus`` path, per video and over
+    all."""
+    print(f"\nHR check: {PATH_LABELS[fast]} - {PATH_LABELS[versus]}, per window (bpm)")
     every = []
     for video in videos:
         rates = {}
         with tempfile.TemporaryDirectory() as tmp:
-            for name in (fast, "eager"):
+            for name in (fast, versus):
                 result = run_path(name, video, Path(tmp) / name, "")
                 rates[name] = result.methods["tscan"].hr_series
-        diff = rates[fast] - rates["eager"]
+        diff = rates[fast] - rates[versus]
         every.append(diff)
         print(f"  {video.name:<36} n = {diff.size:3d} windows, mean {diff.mean():+.4f}, "
               f"max |diff| {np.max(np.abs(diff)):.4f}", flush=True)
@@ -192,8 +194,10 @@ def main() -> None:
                         help="video lengths (s) for the peak-memory table, e.g. 30 120")
     parser.add_argument("--hr-check", nargs="+", default=None, metavar="N [VIDEO]",
                         help="frozen vs eager per-window HR on N x 2 synthetic clips and videos")
-    parser.add_argument("--fast", choices=("frozen", "bf16"), default="frozen",
-                        help="the path --hr-check compares with the eager one")
+    parser.add_argument("--fast", choices=tuple(PATH_LABELS), default="frozen",
+                        help="the path --hr-check compares with --versus")
+    parser.add_argument("--versus", choices=tuple(PATH_LABELS), default="eager",
+                        help="the path --hr-check compares it with")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child-video", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -207,7 +211,8 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     if args.hr_check:
         count, *videos = args.hr_check
-        hr_check(synthetic_clips(int(count), workdir) + [Path(v) for v in videos], args.fast)
+        hr_check(synthetic_clips(int(count), workdir) + [Path(v) for v in videos], args.fast,
+                 args.versus)
         return
     video = workdir / f"face_640x480_{args.seconds:g}s.avi"
     make_video(video, args.seconds, 30.0, 640, 480, args.codec)
