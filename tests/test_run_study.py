@@ -45,6 +45,9 @@ CLAIMS = [
         "    'mae_ci_low': 1.0, 'mae_ci_high': 3.0 + seed, 'rmse_bpm': 3.0, 'r': 0.9,\n"
         "    'snr_db': 4.0, 'n_windows': 42, 'n_subjects': 14}], section='00_claims')\n"
         "record('data_root', data_root, section='00_claims')\n"
+        "record('attention_sources', [{'source': 'oracle', 'channel': 'mean',\n"
+        "    'difference': 0.04, 'difference_low': 0.02, 'difference_high': 0.06 + seed,\n"
+        "    'n_subjects': 14, 'n_clips': 14, 'verdict': 'holds'}], section='00_claims')\n"
         "fig, ax = plt.subplots()\n"
         "ax.plot([0, 1], [0, gain])\n"
         "save_figure(fig, 'gain', run_dir)\n"
@@ -117,6 +120,9 @@ def test_study_runs_each_seed_and_writes_the_record(project):
     assert "| 1 | A beats B | holds | holds | undecided | **undecided** |" in summary
     assert claim["claim_verdicts"] == ["holds", "holds", "undecided"]
     assert "![The gain.](figures/gain.png)" in summary
+    assert ("| oracle | 0.04 [0.02, 0.06], n = 14 subjects, holds | 0.04 [0.02, 1.06], n = 14 "
+            "subjects, holds | 0.04 [0.02, 2.06], n = 14 subjects, holds |") in summary
+    assert metrics["per_seed"]["2"]["attention_sources"][0]["difference_high"] == 2.06
 
     # Run again: every seed is complete, so nothing is executed twice; the recorded seed 1 (in
     # the params file's seeds) stays in the record, seed 2 (asked for once) leaves it.

@@ -64,6 +64,9 @@ VERDICT_KEYS = ("claim", "statement", "scenario", "metric", "estimate", "ci_low"
                 "n_subjects", "n_windows", "verdict")
 # Verdict columns of a verdict row: the metric's own and its claim's (all metrics together).
 VERDICT_COLUMNS = ("verdict", "claim_verdict")
+# The table records of each run that the record keeps: the HR method table (notebook 06) and
+# claim 3 per attention source (notebook 04).
+TABLES = ("method_table", "attention_sources")
 # The columns of the method table that the summary shows, with their labels.
 METHOD_COLUMNS = {"mae_bpm": "MAE (bpm)", "rmse_bpm": "RMSE (bpm)", "r": "r", "snr_db": "SNR (dB)"}
 
@@ -136,10 +139,11 @@ def _verdict_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _method_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _table_rows(metrics: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    """The rows of the first section's table record ``name`` (empty when no section has it)."""
     for values in metrics.values():
-        if isinstance(values, Mapping) and isinstance(values.get("method_table"), list):
-            return list(values["method_table"])
+        if isinstance(values, Mapping) and isinstance(values.get(name), list):
+            return list(values[name])
     return []
 
 
@@ -153,7 +157,7 @@ def _read_run(run_dir: Path) -> dict[str, Any]:
                          f"{manifest.get('status')!r}); run the study again to resume it")
     metrics = load_metrics(run_dir)
     return {"manifest": {k: manifest.get(k) for k in RUN_KEYS}, "verdicts": _verdict_rows(metrics),
-            "method_table": _method_rows(metrics)}
+            **{name: _table_rows(metrics, name) for name in TABLES}}
 
 
 def _recorded_runs(out: Path, params_sha256: str) -> dict[int, dict[str, Any]]:
@@ -167,7 +171,8 @@ def _recorded_runs(out: Path, params_sha256: str) -> dict[int, dict[str, Any]]:
         return {}
     if manifest.get("params_file", {}).get("sha256") != params_sha256:
         return {}
-    return {int(seed): {"manifest": manifest["runs"][seed], **tables}
+    return {int(seed): {"manifest": manifest["runs"][seed], **{name: [] for name in TABLES},
+                        **tables}
             for seed, tables in metrics.get("per_seed", {}).items() if seed in manifest["runs"]}
 
 
@@ -299,6 +304,25 @@ def _methods_table(first: list[dict[str, Any]], combined: list[dict[str, Any]], 
     return "\n".join(lines)
 
 
+def _sources_table(runs: Mapping[int, dict[str, Any]]) -> str:
+    seeds = list(runs)
+    by_seed = {s: {row["source"]: row for row in runs[s]["attention_sources"]
+                   if row.get("channel") == "mean"} for s in seeds}
+    sources = list(dict.fromkeys(name for rows in by_seed.values() for name in rows))
+    lines = ["| source | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+             "|---|" + "---|" * len(seeds)]
+    for source in sources:
+        cells = []
+        for s in seeds:
+            row = by_seed[s].get(source)
+            cells.append("–" if row is None else
+                         f"{_fmt(row['difference'])} [{_fmt(row.get('difference_low'))}, "
+                         f"{_fmt(row.get('difference_high'))}], "
+                         f"n = {row['n_subjects']} subjects, {row.get('verdict', '–')}")
+        lines.append(f"| {source} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _key_figures(run_dir: Path) -> list[tuple[Path, str]]:
     """(PNG, caption) of the figures the run marked key (``figures/<name>.json`` sidecars with
     ``"key": true``), in name order."""
@@ -370,6 +394,18 @@ def _summary_text(spec_path: Path, runs: Mapping[int, dict[str, Any]], claims: l
         else "No run recorded a method table.",
         "",
     ]
+    if any(runs[s]["attention_sources"] for s in seeds):
+        parts += [
+            "## Claim 3 by attention source",
+            "",
+            "The same inverse-attention arithmetic on the masks of each source (trained: the "
+            "study's TS-CAN, gate 1; released: open-rppg's TS-CAN trained on real video; oracle: "
+            "the ground-truth skin): the |r| difference (inverse − attended region, channels "
+            "averaged per clip) with its 95 % interval over subjects and the verdict it gives.",
+            "",
+            _sources_table(runs),
+            "",
+        ]
     if figures:
         parts += ["## Key figures (the first seed)", ""]
         for number, (path, caption) in enumerate(figures, start=1):
@@ -411,7 +447,7 @@ def write_study_record(
         "seeds": seeds,
         "claims": claims,
         "methods": methods,
-        "per_seed": {str(s): {"verdicts": r["verdicts"], "method_table": r["method_table"]}
+        "per_seed": {str(s): {"verdicts": r["verdicts"], **{name: r[name] for name in TABLES}}
                      for s, r in runs.items()},
     }
     manifest = {
@@ -444,6 +480,8 @@ def _keyed_rows(seed_metrics: Mapping[str, Any]) -> dict[tuple[str, ...], dict[s
         rows[key] = row
     for row in seed_metrics.get("method_table", []):
         rows[("method", str(row["scenario"]), str(row["method"]))] = row
+    for row in seed_metrics.get("attention_sources", []):
+        rows[("source", str(row["source"]), str(row["channel"]))] = row
     return rows
 
 
