@@ -204,11 +204,11 @@ def test_compare_records_finds_a_rerun_equal_and_a_changed_number(project, capsy
     metrics_path.write_text(json.dumps(metrics))
     _, differences = compare_records(first, second)
     assert differences == [
-        "seed 1 verdict / 00_claims / 1 / illumination / HR MAE reduction (bpm): "
+        "seed 1 verdicts / 00_claims / 1 / HR MAE reduction (bpm) / illumination: "
         "estimate 2.00 vs 2.01",
-        "seed 1 verdict / 00_claims / 1 / illumination / HR MAE reduction (bpm): "
+        "seed 1 verdicts / 00_claims / 1 / HR MAE reduction (bpm) / illumination: "
         "verdict holds vs undecided",
-        "seed 1 method / clean / A: n_windows 42 vs 41",
+        "seed 1 method_table / clean / A: n_windows 42 vs 41",
     ]
     status = main(["study", "--params", str(params), "--out", str(first),
                    "--compare", str(second)])
@@ -219,3 +219,9 @@ def test_compare_records_finds_a_rerun_equal_and_a_changed_number(project, capsy
                  "--compare", str(project / "nowhere")]) == 2
     assert capsys.readouterr().err.strip() == (
         f"rppg study --compare: no study record in {project / 'nowhere'} (no metrics.json)")
+    run_dir = first / "runs" / "seed-0"  # a run's metrics.json is not a study record
+    assert main(["study", "--params", str(params), "--out", str(first),
+                 "--compare", str(run_dir)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"rppg study --compare: {run_dir / 'metrics.json'} is not a study record "
+        "(no per_seed section)")

@@ -64,9 +64,11 @@ VERDICT_KEYS = ("claim", "statement", "scenario", "metric", "estimate", "ci_low"
                 "n_subjects", "n_windows", "verdict")
 # Verdict columns of a verdict row: the metric's own and its claim's (all metrics together).
 VERDICT_COLUMNS = ("verdict", "claim_verdict")
-# The table records of each run that the record keeps: the HR method table (notebook 06) and
-# claim 3 per attention source (notebook 04).
-TABLES = ("method_table", "attention_sources")
+# The table records of each run that the record keeps, with the columns that name a row: the HR
+# method table (notebook 06) and claim 3 per attention source (notebook 04).
+TABLES = {"method_table": ("scenario", "method"), "attention_sources": ("source", "channel")}
+# The columns that name a verdict row.
+VERDICT_ROW_KEYS = ("section", "claim", "metric", "scenario")
 # The columns of the method table that the summary shows, with their labels.
 METHOD_COLUMNS = {"mae_bpm": "MAE (bpm)", "rmse_bpm": "RMSE (bpm)", "r": "r", "snr_db": "SNR (dB)"}
 
@@ -435,9 +437,9 @@ def write_study_record(
     wanted = set(spec.study.get("seeds", [])) | set(fresh)
     runs = {s: fresh.get(s) or recorded[s] for s in sorted(wanted) if s in fresh or s in recorded}
     seeds = list(runs)
-    claims = across_seeds({s: r["verdicts"] for s, r in runs.items()},
-                          ("section", "claim", "metric", "scenario"))
-    methods = across_seeds({s: r["method_table"] for s, r in runs.items()}, ("scenario", "method"))
+    claims = across_seeds({s: r["verdicts"] for s, r in runs.items()}, VERDICT_ROW_KEYS)
+    methods = across_seeds({s: r["method_table"] for s, r in runs.items()},
+                           TABLES["method_table"])
     if seeds[0] in fresh or not (out / FIGURES_FOLDER).is_dir():
         # the key figures of the first seed; an earlier record's stay when that seed is not rerun
         first = seeds[0] if seeds[0] in fresh else min(fresh)
@@ -472,16 +474,11 @@ def write_study_record(
 
 
 def _keyed_rows(seed_metrics: Mapping[str, Any]) -> dict[tuple[str, ...], dict[str, Any]]:
-    """One seed's verdict and method rows of a record's metrics.json, keyed by what they are."""
+    """One seed's verdict and table rows of a record's metrics.json, keyed by what they are."""
     rows = {}
-    for row in seed_metrics.get("verdicts", []):
-        key = ("verdict", str(row.get("section")), str(row["claim"]), str(row["scenario"]),
-               str(row["metric"]))
-        rows[key] = row
-    for row in seed_metrics.get("method_table", []):
-        rows[("method", str(row["scenario"]), str(row["method"]))] = row
-    for row in seed_metrics.get("attention_sources", []):
-        rows[("source", str(row["source"]), str(row["channel"]))] = row
+    for name, columns in {"verdicts": VERDICT_ROW_KEYS, **TABLES}.items():
+        for row in seed_metrics.get(name, []):
+            rows[(name, *(str(row.get(c)) for c in columns))] = row
     return rows
 
 
@@ -489,7 +486,10 @@ def _read_record(folder: Path) -> dict[str, Any]:
     path = folder / METRICS_FILE
     if not path.is_file():
         raise FileNotFoundError(f"no study record in {folder} (no {METRICS_FILE})")
-    return json.loads(path.read_text(encoding="utf-8"))
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(record, dict) or not isinstance(record.get("per_seed"), dict):
+        raise ValueError(f"{path} is not a study record (no per_seed section)")
+    return record
 
 
 def compare_records(
@@ -515,10 +515,10 @@ def compare_records(
             missing = sorted(set(mine) ^ set(theirs))
             raise ValueError(f"seed {seed}: rows in only one record: {missing[:3]}")
         for key, row in mine.items():
-            for field, value in row.items():
-                if field.startswith("reason") or field.endswith("reason"):
+            for field in dict.fromkeys([*row, *theirs[key]]):
+                if field.endswith("reason"):
                     continue  # prose that repeats the numbers at three significant digits
-                other_value = theirs[key].get(field)
+                value, other_value = row.get(field), theirs[key].get(field)
                 a, b = str(value), str(other_value)
                 if isinstance(value, float) or isinstance(other_value, float):
                     a, b = _fmt(value, digits), _fmt(other_value, digits)
