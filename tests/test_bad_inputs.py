@@ -584,8 +584,12 @@ def test_ctrl_c_in_a_real_run_is_one_line_and_the_report_is_marked(tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "rppg_lib.run.cli", "run", "--params",
                str(tmp_path / "params" / "p.yaml"), "--out", str(out), "--no-progress"]
+    # A foreground job of a terminal takes Ctrl-C's default action; a job started in the
+    # background by a shell without job control (as CI may start the tests) inherits SIGINT
+    # ignored, and so would this command and its kernel unless the default is restored.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
+                               text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
