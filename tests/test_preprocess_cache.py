@@ -189,3 +189,48 @@ def test_source_fingerprints(tmp_path, monkeypatch):
     assert source_fingerprint(folder) != before
     with pytest.raises(FileNotFoundError, match="missing"):
         source_fingerprint(tmp_path / "missing")
+
+
+def _store_frames(path, writer, buffer_frames):
+    """600 frames of 4x4x3 through an NpyFrames store (pass 1 appends, pass 2 rewrites)."""
+    from rppg_lib.preprocess.storage import NpyFrames
+
+    frames = np.random.default_rng(3).random((600, 4, 4, 3)).astype(np.float32)
+    store = NpyFrames(path, (4, 4, 3), buffer_frames=buffer_frames, writer=writer)
+    for frame in frames:
+        store.append(frame)
+    assert store.finish() == 600
+    for start in range(0, 600, 128):
+        store.write(start, 2 * store.read(start, min(600, start + 128)))
+    return store.close(), 2 * frames
+
+
+def test_a_store_written_in_the_background_holds_the_same_bytes(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    here, expected = _store_frames(tmp_path / "here.npy", None, 64)
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        background, _ = _store_frames(tmp_path / "background.npy", writer, 64)
+    assert background == here  # shape, bytes and SHA-256 digest
+    assert (tmp_path / "here.npy").read_bytes() == (tmp_path / "background.npy").read_bytes()
+    np.testing.assert_array_equal(np.load(tmp_path / "background.npy"), expected)
+
+
+def test_a_failed_background_write_is_raised_and_the_build_leaves_nothing(tmp_path, monkeypatch):
+    import threading
+
+    from rppg_lib.preprocess import storage
+
+    def disk_full(self, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(storage.NpyFrames, "_append_block", disk_full)
+    clip = _clip(n=600)  # more frames than one append buffer (256)
+    with pytest.raises(OSError, match="No space left"):
+        preprocess_clip(clip, CFG, tmp_path, progress=False)
+    assert _entries(tmp_path) == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("rppg-write")]
+    monkeypatch.undo()
+    out = preprocess_clip(clip, CFG, tmp_path, progress=False)
+    assert out.n_frames == 600 and not out.from_cache
+    assert not [t for t in threading.enumerate() if t.name.startswith("rppg-write")]

@@ -256,6 +256,37 @@ def test_flow_crop_lag_on_the_motion_scenario():
     assert int(np.argmin([rms(k) for k in range(31)])) > 2 * lag  # today's tracker trails more
 
 
+def test_flow_tracks_in_a_region_about_the_face_with_the_whole_frame_s_result(monkeypatch):
+    # The scikit-image astronaut's head (a face with corners to track) on a textured 640x480
+    # background, moving 1 px/frame right and 0.5 px/frame down for 40 frames, then still. The
+    # flow runs in a square of three face sides about the key face (here 354 px square, 41 % of
+    # the frame) instead of the whole frame, and gives the same boxes, to the pixel.
+    from skimage import data
+
+    rng = np.random.default_rng(0)
+    noise = rng.random((60, 80, 3)).astype(np.float32)
+    background = (cv2.resize(noise, (640, 480), interpolation=cv2.INTER_CUBIC) * 120 + 60)
+    background = np.clip(background, 0, 255).astype(np.uint8)
+    head = cv2.resize(data.astronaut()[10:280, 130:350], (215, 264), interpolation=cv2.INTER_AREA)
+    shifts = np.r_[np.zeros(10), np.arange(1, 41), np.full(30, 40.0)]
+    frames = []
+    for s in shifts:
+        frame = background.copy()
+        x, y = 180 + int(s), 100 + int(s // 2)
+        frame[y : y + 264, x : x + 215] = head
+        frames.append(frame)
+    tracker = BoxTracker("haar", fps=30.0)
+    boxes = np.array([tracker(frame, t)[0] for t, frame in enumerate(frames)])
+    x0, y0, x1, y1 = tracker._track.region
+    assert tracker._track.key_points is not None  # the flow tracked (not a flat face held)
+    assert (x1 - x0) * (y1 - y0) < 0.45 * 640 * 480
+    assert x0 % 8 == 0 and y0 % 8 == 0  # on the coarsest pyramid level's grid
+    monkeypatch.setattr(face_module, "TRACK_REGION_SIDES", 100.0)  # the whole frame
+    np.testing.assert_array_equal(boxes, _track(frames))
+    centre = boxes[:, :2] + boxes[:, 2:] / 2
+    np.testing.assert_allclose(centre[-1] - centre[0], [40, 20], atol=2)  # followed
+
+
 def test_flow_redetection_dead_band(monkeypatch):
     # Flat frames (no corners to track): the face is held between detections (every 3 frames), so
     # only detections move it. Frame 3's is 2 px off (within 0.2 × 20 px): ignored, the box stays

@@ -19,7 +19,9 @@ moves. Every crop step is a step in the motion input D[t], so the crop must not 
 
 1. *Track* (``FlowTrack``): up to 60 Shi-Tomasi corners inside the face box of a key frame are
    followed into every frame (shrunk so that the face is at most 128 pixels wide) with pyramidal
-   Lucas-Kanade optical flow, always from the key frame
+   Lucas-Kanade optical flow, within a region three face sides wide about the key face (the
+   flow's image pyramids are then built from about a third of a 640×480 frame's pixels), always
+   from the key frame
    (not frame to frame, so tracking noise does not add up into drift on a still face), kept when
    the backward flow returns within 1 px, and turned into a new (centre, side) by the median
    translation and the median change of spread (robust to a few points on hair or background).
@@ -86,6 +88,10 @@ LK_WINDOW_PX = 11  # Lucas-Kanade window side at each pyramid level
 LK_LEVELS = 3  # pyramid levels above full resolution (follows 2^3 × 5 px moves between frames)
 TRACK_FACE_PX = 128  # frames are shrunk for tracking so that the face is at most this wide
 INNER_FACE = (0.7, 0.8)  # corners are picked in the central 70 % × 80 % of the face box (no hair)
+TRACK_REGION_SIDES = 3.0  # flow runs in a square of this many face sides about the key face
+# ... but at least this wide (px at tracking resolution), so that every pyramid level keeps a few
+# Lucas-Kanade windows: 2^LK_LEVELS × LK_WINDOW_PX × 2 = 176 px
+TRACK_REGION_MIN_PX = 2**LK_LEVELS * LK_WINDOW_PX * 2
 DERIVATIVE_CUTOFF_HZ = 1.0  # one-euro filter: low-pass of the speed estimate (the paper's value)
 # Defaults of the tracking parameters (``BoxTracker``, ``PreprocessConfig``), chosen with
 # benchmarks/bench_face_tracking.py: Haar's side alone varies by about ±10 % between detections
@@ -288,7 +294,8 @@ class FlowTrack:
     """
 
     def __init__(self) -> None:
-        self.key_grey: np.ndarray | None = None  # at tracking resolution
+        self.key_grey: np.ndarray | None = None  # the key frame's region, tracking resolution
+        self.region = (0, 0, 0, 0)  # (x0, y0, x1, y1) of that region in the shrunk frame
         self.key_points: np.ndarray | None = None  # (N, 1, 2) float32 in the key frame
         self.points: np.ndarray | None = None  # (N, 1, 2) their latest positions
         self.face: tuple[float, float, float] | None = None  # in the key frame
@@ -307,13 +314,16 @@ class FlowTrack:
         self.needs_renewal = False
         if x1 - x0 < LK_WINDOW_PX or y1 - y0 < LK_WINDOW_PX:
             return
+        self.region = _track_region(cx, cy, side, height, width)
+        rx0, ry0, rx1, ry1 = self.region
+        grey = grey[ry0:ry1, rx0:rx1]
         mask = np.zeros_like(grey)
-        mask[y0:y1, x0:x1] = 255
+        mask[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0] = 255
         corners = cv2.goodFeaturesToTrack(
             grey, MAX_CORNERS, qualityLevel=0.01, minDistance=max(2.0, side / 20.0), mask=mask
         )
         if corners is not None and len(corners) >= MIN_CORNERS:
-            self.key_points = corners.astype(np.float32)
+            self.key_points = corners.astype(np.float32)  # in the region's pixels
             self.points = self.key_points.copy()
             self.key_grey = grey
 
@@ -340,7 +350,8 @@ class FlowTrack:
     def update(self, grey: np.ndarray) -> tuple[float, float, float] | None:
         if self.key_points is None:
             return self.face
-        grey = self._shrink(grey)
+        x0, y0, x1, y1 = self.region
+        grey = self._shrink(grey)[y0:y1, x0:x1]
         points, ok = self._flow(self.key_grey, grey, self.key_points, self.points)
         back, ok_back = self._flow(grey, self.key_grey, points, self.key_points)
         miss = np.linalg.norm((back - self.key_points).reshape(-1, 2), axis=1)
@@ -351,13 +362,30 @@ class FlowTrack:
         self.needs_renewal = np.count_nonzero(good) < RENEW_FRACTION * len(good)
         key, now = self.key_points[good, 0], points[good, 0]
         key_mid, now_mid = np.median(key, axis=0), np.median(now, axis=0)
+        offset = np.array([x0, y0], dtype=np.float64)  # region pixels → shrunk-frame pixels
         spread_key = np.linalg.norm(key - key_mid, axis=1)
         spread_now = np.linalg.norm(now - now_mid, axis=1)
         usable = spread_key > 1.0
         scale = float(np.median(spread_now[usable] / spread_key[usable])) if usable.any() else 1.0
         cx, cy, side = self.face
-        centre = now_mid / self.factor + scale * (np.array([cx, cy]) - key_mid / self.factor)
+        centre = (now_mid + offset) / self.factor + scale * (
+            np.array([cx, cy]) - (key_mid + offset) / self.factor
+        )
         return (float(centre[0]), float(centre[1]), side * scale)
+
+
+def _track_region(
+    cx: float, cy: float, side: float, height: int, width: int
+) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the square of ``TRACK_REGION_SIDES`` face sides (at least
+    ``TRACK_REGION_MIN_PX``) centred on the face, clipped to the (height, width) frame. Its corner
+    lies on the grid of the coarsest pyramid level (a multiple of 2^LK_LEVELS px), so that the
+    region's pyramid samples the same pixels as the whole frame's would."""
+    half = max(TRACK_REGION_SIDES * side, TRACK_REGION_MIN_PX) / 2.0
+    grid = 2**LK_LEVELS
+    x0 = max(0, int(cx - half) // grid * grid)
+    y0 = max(0, int(cy - half) // grid * grid)
+    return x0, y0, min(width, int(cx + half) + 1), min(height, int(cy + half) + 1)
 
 
 def _within(a: tuple[float, float, float], b: tuple[float, float, float], band: float) -> bool:

@@ -15,14 +15,18 @@ less. The per-frame metadata (boxes, times, flags) shrinks 17× (721 → 43 KiB 
 The ``.npy`` files are written with plain ``write``/``pwrite`` calls, never through a writable
 memory map: pages of a mapped file count towards the process's resident memory, pages merely
 written through the page cache do not, and the output of a 10-minute video (over 500 MB) must not.
+Given a ``writer`` thread, a store writes and hashes its blocks there, in order, while the caller
+prepares the next frames (at S = 72 the writes and digests of a 60 s video take about 1 s).
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import io
 import json
 import os
+from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,7 @@ ARRAY_NAMES = ("motion", "appearance", "mask_frames")
 MANIFEST = "manifest.json"
 META = "meta.npz"
 _HASH_BLOCK = 1 << 22
+_MAX_PENDING_WRITES = 2  # blocks a store may have queued for its writer; then the caller waits
 
 
 class CacheCorruptError(ValueError):
@@ -92,6 +97,11 @@ class NpyFrames:
     the data bytes is kept on the fly: ``hash_appends`` hashes frames as they are appended (data
     final after pass 1), otherwise the blocks rewritten in pass 2 are hashed, which must then cover
     the file from the first frame to the last, in order.
+
+    writer: a one-thread executor that writes and hashes the blocks in the background, in the
+    order they were given (None: in the caller's thread). A block given to ``write`` must then
+    stay unchanged; appended frames are copied. The first failed write is raised by the next
+    call; ``finish``, ``read`` and ``close`` wait for the queued writes.
     """
 
     def __init__(
@@ -101,6 +111,7 @@ class NpyFrames:
         *,
         buffer_frames: int = 256,
         hash_appends: bool = False,
+        writer: Executor | None = None,
     ) -> None:
         self.path = Path(path)
         self.frame_shape = tuple(frame_shape)
@@ -110,8 +121,37 @@ class NpyFrames:
         self._hash_appends = hash_appends
         self._digest = hashlib.sha256()
         self._hashed_frames = 0
+        self._writer = writer
+        # queued writes, each with the append buffer it holds (None: a caller's block)
+        self._pending: collections.deque[tuple[Future, np.ndarray | None]] = collections.deque()
+        self._spare: list[np.ndarray] = []  # append buffers whose writes are done
         self._file = open(self.path, "w+b")  # noqa: SIM115 -- closed in close()
         self._offset = self._write_header(0)
+
+    def _submit(self, task: Any, *args: Any, holds: np.ndarray | None = None) -> None:
+        """Run ``task(*args)`` on the writer (here without one), at most _MAX_PENDING_WRITES
+        queued; ``holds``: the append buffer the task reads, reused once it is done. A failure
+        of an earlier task is raised here."""
+        if self._writer is None:
+            task(*args)
+            return
+        while self._pending and (
+            self._pending[0][0].done() or len(self._pending) >= _MAX_PENDING_WRITES
+        ):
+            self._retire()
+        self._pending.append((self._writer.submit(task, *args), holds))
+
+    def _retire(self) -> None:
+        """Wait for the oldest queued write, raise its failure, keep its buffer for reuse."""
+        future, buffer = self._pending.popleft()
+        future.result()
+        if buffer is not None:
+            self._spare.append(buffer)
+
+    def _wait(self) -> None:
+        """Wait for every queued write; raise the first failure."""
+        while self._pending:
+            self._retire()
 
     def _write_header(self, n_frames: int) -> int:
         self._file.seek(0)
@@ -126,28 +166,37 @@ class NpyFrames:
             self._flush()
 
     def _flush(self) -> None:
-        data = self._buffer[: self._fill]
-        self._file.write(data.tobytes())
-        if self._hash_appends:
-            self._digest.update(data)
+        full, data = self._buffer, self._buffer[: self._fill]
+        self._submit(self._append_block, data, holds=full)
+        if self._writer is not None:  # fill another buffer while this one is written
+            if len(self._pending) >= _MAX_PENDING_WRITES:
+                self._retire()
+            self._buffer = self._spare.pop() if self._spare else np.empty_like(full)
         self._count += self._fill
         self._fill = 0
+
+    def _append_block(self, data: np.ndarray) -> None:
+        self._file.write(memoryview(data).cast("B"))
+        if self._hash_appends:
+            self._digest.update(data)
 
     def finish(self) -> int:
         """Write buffered frames and the final shape; returns T."""
         self._flush()
+        self._wait()
         end = self._file.tell()
         if self._write_header(self._count) != self._offset:
             raise RuntimeError(f"the .npy header of {self.path} changed length")
         self._file.seek(end)
         self._file.flush()
-        self._buffer = self._buffer[:0]
+        self._buffer, self._spare = self._buffer[:0], []
         return self._count
 
     def _frame_offset(self, index: int) -> int:
         return self._offset + index * int(np.prod(self.frame_shape)) * 4
 
     def read(self, start: int, stop: int) -> np.ndarray:
+        self._wait()
         nbytes = self._frame_offset(stop) - self._frame_offset(start)
         raw = os.pread(self._file.fileno(), nbytes, self._frame_offset(start))
         if len(raw) != nbytes:
@@ -159,12 +208,20 @@ class NpyFrames:
         if not self._hash_appends:
             if start != self._hashed_frames:
                 raise RuntimeError("pass-2 blocks must be rewritten in order (for the digest)")
-            self._digest.update(data)
             self._hashed_frames += len(data)
-        os.pwrite(self._file.fileno(), data.tobytes(), self._frame_offset(start))
+        self._submit(self._write_block, start, data)
+
+    def _write_block(self, start: int, data: np.ndarray) -> None:
+        if not self._hash_appends:
+            self._digest.update(data)
+        view = memoryview(data).cast("B")
+        written = os.pwrite(self._file.fileno(), view, self._frame_offset(start))
+        if written != len(view):
+            raise OSError(f"short write to {self.path}: {written} of {len(view)} bytes")
 
     def close(self) -> dict[str, Any]:
         """fsync and close; returns the manifest record (shape, dtype, bytes, sha256)."""
+        self._wait()
         self._file.flush()
         os.fsync(self._file.fileno())
         size = os.fstat(self._file.fileno()).st_size
@@ -179,7 +236,14 @@ class NpyFrames:
         }
 
     def abort(self) -> None:
-        """Close without syncing (the caller discards the file)."""
+        """Close without syncing, once the queued writes are done (the caller discards the
+        file); their failures are dropped with it."""
+        for future, _ in self._pending:
+            future.cancel()
+        for future, _ in self._pending:
+            if not future.cancelled():
+                future.exception()  # waits; the failure is not raised
+        self._pending.clear()
         if not self._file.closed:
             self._file.close()
 

@@ -114,7 +114,8 @@ def _scale(stats: list[RunningStats], what: str, name: str) -> np.ndarray:
 
 
 class _Stores:
-    """The three frame stores of a clip, in memory or as ``.npy`` files in ``folder``."""
+    """The three frame stores of a clip, in memory or as ``.npy`` files in ``folder`` (written
+    and hashed by one background thread, in order; ``close`` or ``abort`` ends it)."""
 
     def __init__(self, folder: Path | None, size: int, mask: int) -> None:
         shapes = {
@@ -123,17 +124,30 @@ class _Stores:
             "mask_frames": (mask, mask, 3),
         }
         self.folder = folder
+        self.writer: ThreadPoolExecutor | None = None
         if folder is None:
             self.stores = {n: MemoryFrames(shapes[n]) for n in ARRAY_NAMES}
         else:
             folder.mkdir(parents=True, exist_ok=True)
+            self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rppg-write")
             self.stores = {
-                n: NpyFrames(folder / f"{n}.npy", shapes[n], hash_appends=n == "mask_frames")
+                n: NpyFrames(
+                    folder / f"{n}.npy",
+                    shapes[n],
+                    hash_appends=n == "mask_frames",
+                    writer=self.writer,
+                )
                 for n in ARRAY_NAMES
             }
 
     def __getitem__(self, name: str) -> MemoryFrames | NpyFrames:
         return self.stores[name]
+
+    def close(self) -> dict[str, dict[str, Any]]:
+        """The files' manifest records (``NpyFrames.close``), once everything is on disk."""
+        records = {f"{name}.npy": store.close() for name, store in self.stores.items()}
+        self.writer.shutdown()
+        return records
 
     def abort(self) -> None:
         if self.folder is None:
@@ -141,6 +155,7 @@ class _Stores:
         for name, store in self.stores.items():
             store.abort()
             (self.folder / f"{name}.npy").unlink(missing_ok=True)
+        self.writer.shutdown()
 
 
 def preprocess_frames(
@@ -347,7 +362,7 @@ def _run(
             stats=stats,
             config=cfg.to_dict(),
         )
-    records = {f"{key}.npy": stores[key].close() for key in ARRAY_NAMES}
+    records = stores.close()
     manifest = {
         **manifest_extra,
         "clip_id": clip_id,
