@@ -25,15 +25,17 @@ Crop, resize and normalise alternate on every frame, so they run under one setti
 threadpoolctl limit takes ~0.3 ms) than the work. The defaults, measured on 2 cores
 (``benchmarks/bench_preprocess.py``): BLAS one thread (a frame's statistics are a few thousand
 values, far too few to split; this alone took a 60 s 72x72 run from 14.4 to 3.6 CPU seconds);
-OpenCV every usable core (its resize, colour conversion and detection split: on 2 cores
-1.07x (S = 36) and 1.2x (S = 72) faster wall clock than one thread on a quiet machine, 1.4x with
-the machine loaded); the network PyTorch's own choice, one thread
-per physical core (its convolutions are large enough to split; hyper-threads only slow them).
+OpenCV one thread as well (its per-frame work is crop-sized: the face's optical flow in a region
+about the face, two resizes of the crop, a colour conversion; split across threads it gains
+nothing while the other core decodes, and OpenCV's idle workers spin. On 60 s of 640x480 video on
+a quiet 2-core machine, paired rounds, one thread against two: 0.93x the wall time at S = 36
+(median 2.73 s against 2.96 s, n = 6) and 0.99x at S = 72 (3.92 s against 3.87 s, n = 5), with
+0.9 and 0.8 CPU seconds less); the network PyTorch's own choice, one thread per physical core
+(its convolutions are large enough to split; hyper-threads only slow them).
 
 The setting: :class:`ThreadSettings`, installed process-wide with :func:`set_thread_settings`
 (or for a ``with`` block with :func:`thread_settings`), or from the environment variable
-``RPPG_THREADS`` (the number of cores the suite may use, for OpenCV and the network; unset:
-the cores of the process's affinity mask for OpenCV, PyTorch's choice for the network).
+``RPPG_THREADS`` (the number of cores the network may use; unset: PyTorch's choice).
 ``ThreadSettings(manage=False)`` leaves every library's own default in place (the behaviour
 before these settings existed; the benchmarks compare it).
 """
@@ -50,7 +52,6 @@ __all__ = [
     "STAGES",
     "THREADS_ENV",
     "ThreadSettings",
-    "usable_cores",
     "default_thread_settings",
     "get_thread_settings",
     "set_thread_settings",
@@ -61,14 +62,6 @@ __all__ = [
 
 STAGES = ("decode", "crop", "resize", "normalise", "network")
 THREADS_ENV = "RPPG_THREADS"
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on (its affinity mask; ``os.cpu_count()`` elsewhere)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
 
 
 def _check_threads(value: object, name: str) -> int:
@@ -108,8 +101,8 @@ class ThreadSettings:
 
 def default_thread_settings(cores: int | None = None) -> ThreadSettings:
     """The default for ``cores`` cores (default: the ``RPPG_THREADS`` environment variable):
-    BLAS one thread; OpenCV and the network ``cores`` threads. Neither given: OpenCV gets
-    :func:`usable_cores`, the network PyTorch's own choice (one per physical core)."""
+    BLAS and OpenCV one thread, the network ``cores`` threads (neither given: PyTorch's own
+    choice, one per physical core)."""
     if cores is None:
         raw = os.environ.get(THREADS_ENV, "").strip()
         if raw:
@@ -121,9 +114,8 @@ def default_thread_settings(cores: int | None = None) -> ThreadSettings:
                 ) from None
             _check_threads(cores, THREADS_ENV)
     if cores is None:
-        return ThreadSettings(opencv=usable_cores(), blas=1, torch=None)
-    cores = _check_threads(cores, "cores")
-    return ThreadSettings(opencv=cores, blas=1, torch=cores)
+        return ThreadSettings(opencv=1, blas=1, torch=None)
+    return ThreadSettings(opencv=1, blas=1, torch=_check_threads(cores, "cores"))
 
 
 _current: ThreadSettings | None = None

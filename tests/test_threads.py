@@ -19,7 +19,6 @@ from rppg_lib.threads import (
     preprocessing_threads,
     set_thread_settings,
     thread_settings,
-    usable_cores,
 )
 
 
@@ -27,13 +26,13 @@ def _blas_threads() -> list[int]:
     return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
 
 
-def test_default_gives_blas_one_thread_and_opencv_the_usable_cores(monkeypatch):
+def test_default_gives_blas_and_opencv_one_thread_and_the_network_its_cores(monkeypatch):
     monkeypatch.delenv(THREADS_ENV, raising=False)
     s = default_thread_settings()
-    assert (s.opencv, s.blas, s.torch, s.manage) == (usable_cores(), 1, None, True)
+    assert (s.opencv, s.blas, s.torch, s.manage) == (1, 1, None, True)
     monkeypatch.setenv(THREADS_ENV, "3")
     s = default_thread_settings()
-    assert (s.opencv, s.blas, s.torch) == (3, 1, 3)
+    assert (s.opencv, s.blas, s.torch) == (1, 1, 3)
     assert default_thread_settings(cores=2).torch == 2
 
 
