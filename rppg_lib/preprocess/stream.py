@@ -188,7 +188,7 @@ def preprocess_frames(
     JSON-ready fields for the folder's manifest. prefetch: frames decoded ahead in a background
     thread (0: none); it changes speed only, never the result. threads: OpenCV and BLAS threads
     of the crop, resize and normalise stages (default: ``rppg_lib.threads.get_thread_settings()``:
-    BLAS one thread, OpenCV the usable cores); speed only, never the result.
+    BLAS and OpenCV one thread each); speed only, never the result.
     on_mask_frame: called with each frame's crop on the mask grid ((M, M, 3) float32, the row
     ``mask_frames`` gets) as soon as it is made, so a consumer (a network) can start on the first
     frames while later ones decode.
