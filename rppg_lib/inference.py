@@ -144,6 +144,9 @@ def frozen_model(model: nn.Module, example: torch.Tensor) -> torch.jit.ScriptMod
     with torch.no_grad(), warnings.catch_warnings():
         # the forward's input checks read shapes: traced as constants, which is what we want
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        # torch (2.13 here) marks TorchScript deprecated (for torch.compile, which needs a C++
+        # compiler at run time); a note for developers that `rppg infer` printed four times
+        warnings.filterwarnings("ignore", r"`torch\.jit\.\w+` is deprecated", DeprecationWarning)
         traced = torch.jit.trace(model, example, check_trace=False)
         return torch.jit.optimize_for_inference(torch.jit.freeze(traced))
 

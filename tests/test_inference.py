@@ -474,3 +474,18 @@ def test_open_rppg_models_get_their_own_inputs_in_whole_clips_of_160(synthetic_v
     path, _ = synthetic_video
     result = infer_video(path, loaded, tmp_path, crop="center", progress=False)
     assert len(result.frame_times) == 240 and result.summary["weights_kind"] == "open_rppg"
+
+
+def test_freezing_the_network_warns_nobody_about_torchscript():
+    # torch deprecates torch.jit.trace/freeze; `rppg infer` printed that note four times per run
+    import warnings
+
+    from rppg_lib.inference import frozen_model
+
+    model = TSCAN().eval()
+    example = torch.zeros(10, 6, 36, 36)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        frozen = frozen_model(model, example)
+    with torch.no_grad():
+        torch.testing.assert_close(frozen(example), model(example), rtol=1e-5, atol=1e-6)
