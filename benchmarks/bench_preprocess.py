@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rppg_lib.run.report.answer import interval_verdict
+
 MB = 1024 * 1024
 
 
@@ -263,17 +265,6 @@ def ratio_interval(ratios: list[float]) -> tuple[float, float, float]:
     return mean, float(low), float(high)
 
 
-def target_verdict(interval: tuple[float, float, float], target: float) -> str:
-    """"met" when the whole interval lies at or above the target, "MISSED" when below it,
-    "undecided" when it straddles the target (or cannot be computed)."""
-    _, low, high = interval
-    if low >= target:
-        return "met"
-    if high < target:
-        return "MISSED"
-    return "undecided"
-
-
 def core_counts(requested: list[str]) -> list[int]:
     """``["1", "2", "all"]`` -> distinct CPU counts available to this process."""
     available = len(os.sched_getaffinity(0))
@@ -352,7 +343,8 @@ def main() -> None:
         ratio = fps["new"] / fps["decode"]
         target = TARGETS.get(size) if cores == 2 else None  # the targets are for 2 cores
         interval = ratio_interval(rounds)
-        verdict = "-" if target is None else target_verdict(interval, target)
+        # holds: the whole interval lies above the target; fails: below it; else undecided
+        verdict = "-" if target is None else interval_verdict(interval[1], interval[2], target)
         spread = f"{interval[0]:.2f} [{interval[1]:.2f}, {interval[2]:.2f}]"
         print(
             f"{size:>3} {cores:>5} {fps['decode']:>8.0f} {fps['today']:>8.0f} {fps['new']:>8.0f} "
