@@ -7,13 +7,17 @@ video under 500 MB; ``--seconds 600 --sizes 36``).
 Steps: write a synthetic face video (the scikit-image astronaut's head drifting over a textured
 background, a small pulse-like colour change, MJPG by default) with ``rppg_lib.video_io`` to
 --workdir. Then, for each size S and each CPU count (1, 2, all: the child process is pinned to
-that many CPUs before any library sizes its thread pool), three fresh processes in turn: decode
+that many CPUs before any library sizes its thread pool), four fresh processes in turn: decode
 only (decode + BGR→RGB, what the pipeline reads); preprocess with *today's* code path (every
 library at its own thread default and the per-frame BLAS dot product, as before
 ``rppg_lib.threads``; the face's optical flow on the whole frame; the ``.npy`` stores written in
 the preprocessing thread); preprocess with the *new* default (thread settings, flow in a region
-about the face, stores written by a background thread). Both: Haar crop, cache folder on disk.
-Each child reports its wall and CPU time and peak RSS (VmHWM). The three alternate
+about the face, stores written by a background thread); and the new default with the *held*
+box (``tracker="legacy"``: Haar every 30 frames, the box held in between), the pipeline issue 16
+measured when it set its targets: the optical flow that follows the face between detections
+came later and costs about as much CPU as decoding, so its share is shown beside it. All three:
+Haar crop, cache folder on disk. Each child reports its wall and CPU time and peak RSS (VmHWM).
+The four alternate
 ``--repeats`` times and the best time of each counts, which keeps the ratios meaningful on a
 machine shared with other work. Finally compare np.savez with np.savez_compressed on the first
 minute of the outputs.
@@ -144,7 +148,7 @@ def legacy_update(self, batch: np.ndarray) -> None:
 def child_preprocess(video: str, cache: str, size: int, mode: str) -> dict:
     """Preprocess ``video`` at S = ``size``; ``mode`` "today" runs the code path before issue 16's
     work (libraries at their own thread defaults, BLAS dot product, flow on the whole frame,
-    inline writes), "new" the default."""
+    inline writes), "new" the default, "held" the default with the held-box tracker."""
     from rppg_lib.datasets.base import Clip
     from rppg_lib.preprocess import PreprocessConfig, preprocess_clip
     from rppg_lib.preprocess.inputs import RunningStats
@@ -175,7 +179,8 @@ def child_preprocess(video: str, cache: str, size: int, mode: str) -> dict:
     )
     base = peak_rss_mb()
     t0, c0 = time.perf_counter(), cpu_seconds()
-    out = preprocess_clip(clip, PreprocessConfig(size=size), cache, progress=False)
+    config = PreprocessConfig(size=size, tracker="legacy" if mode == "held" else "flow")
+    out = preprocess_clip(clip, config, cache, progress=False)
     elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     on_disk = sum(p.stat().st_size for p in Path(out.path).iterdir())
     return {
@@ -239,6 +244,7 @@ def compression(entry: Path, frames: int) -> None:
 
 
 TARGETS = {36: 0.70, 72: 0.50}  # preprocess / decode-only throughput, issue 16
+MODES = ("today", "held", "new")  # each round's preprocessing runs (child_preprocess)
 
 
 def best_of(runs: list[dict]) -> dict:
@@ -252,7 +258,7 @@ def best_of(runs: list[dict]) -> dict:
 
 
 def ratio_interval(ratios: list[float]) -> tuple[float, float, float]:
-    """Mean of the per-round new/decode ratios with its 95 % t-interval (NaN below 2 rounds)."""
+    """Mean of per-round throughput ratios with its 95 % t-interval (NaN below 2 rounds)."""
     import scipy.stats
 
     values = np.asarray(ratios, dtype=float)
@@ -263,6 +269,14 @@ def ratio_interval(ratios: list[float]) -> tuple[float, float, float]:
         0.95, len(values) - 1, loc=mean, scale=scipy.stats.sem(values)
     )
     return mean, float(low), float(high)
+
+
+def ratio_cells(rounds: list[float], target: float | None) -> str:
+    """ "mean [low, high] verdict" of per-round ratios against ``target`` (None: no verdict)."""
+    mean, low, high = ratio_interval(rounds)
+    # holds: the whole interval lies above the target; fails: below it; else undecided
+    verdict = "-" if target is None else interval_verdict(low, high, target)
+    return f"{mean:.2f} [{low:.2f}, {high:.2f}] {verdict:>9}"
 
 
 def core_counts(requested: list[str]) -> list[int]:
@@ -303,10 +317,10 @@ def main() -> None:
     last_entry = None
     for size in args.sizes:
         for cores in core_counts(args.cores):
-            runs: dict[str, list[dict]] = {"decode": [], "today": [], "new": []}
-            for rep in range(args.repeats):  # alternated: all three see the same background load
+            runs: dict[str, list[dict]] = {"decode": [], **{mode: [] for mode in MODES}}
+            for rep in range(args.repeats):  # alternated: all four see the same background load
                 runs["decode"].append(run_child(["decode", str(video)], cores))
-                for mode in ("today", "new"):
+                for mode in MODES:
                     shutil.rmtree(cache, ignore_errors=True)
                     runs[mode].append(
                         run_child(["preprocess", str(video), str(cache), str(size), mode], cores)
@@ -317,9 +331,14 @@ def main() -> None:
                     + ", ".join(f"{k} {v[-1]['seconds']:.1f} s" for k, v in runs.items()),
                     flush=True,
                 )
-            # each round's new/decode ratio: the spread of the figure the target is about
-            pairs = zip(runs["decode"], runs["new"], strict=True)
-            rounds = [d["seconds"] / r["seconds"] for d, r in pairs]
+            # each round's mode/decode ratios: the spread of the figures the target is about
+            rounds = {
+                mode: [
+                    d["seconds"] / r["seconds"]
+                    for d, r in zip(runs["decode"], runs[mode], strict=True)
+                ]
+                for mode in ("new", "held")
+            }
             rows.append((size, cores, {k: best_of(v) for k, v in runs.items()}, rounds))
 
     print(
@@ -327,33 +346,34 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work on the machine "
         f"slows all columns alike: they alternate); best of {args.repeats} runs; frames/s"
     )
-    print("today = the code path before issue 16 (libraries at their own thread defaults, BLAS "
-          "dot product per frame, flow on the whole frame, inline writes); new = the default; "
-          "new/dec = best against best; rounds = mean [95 % t-interval] of the new/decode ratio "
-          "of each round (the two run side by side), which decides the target")
+    print(
+        "today = the code path before issue 16 (libraries at their own thread defaults, BLAS "
+        "dot product per frame, flow on the whole frame, inline writes); new = the default; "
+        "held = the default with the held-box tracker (no optical flow; the pipeline issue 16 "
+        "measured); X/dec = mean [95 % t-interval] of each round's X/decode ratio (the runs "
+        "alternate), which decides the target on 2 cores: holds, fails or undecided"
+    )
     header = (
-        f"{'S':>3} {'cores':>5} {'decode':>8} {'today':>8} {'new':>8} {'new/today':>9} "
-        f"{'today/dec':>9} {'new/dec':>8} {'rounds':>19} {'target':>9}  {'CPU s today':>11} "
-        f"{'CPU s new':>9} {'peak MiB':>8}"
+        f"{'S':>3} {'cores':>5} {'decode':>7} {'today':>6} {'new':>6} {'held':>6} "
+        f"{'new/today':>9} {'today/dec':>9} {'new/dec':^28} {'held/dec':^28}  "
+        f"{'CPU s: today':>12} {'new':>5} {'held':>5} {'peak MiB':>8}"
     )
     print(header)
     print("-" * len(header))
     for size, cores, best, rounds in rows:
         fps = {k: n / b["seconds"] for k, b in best.items()}
-        ratio = fps["new"] / fps["decode"]
         target = TARGETS.get(size) if cores == 2 else None  # the targets are for 2 cores
-        interval = ratio_interval(rounds)
-        # holds: the whole interval lies above the target; fails: below it; else undecided
-        verdict = "-" if target is None else interval_verdict(interval[1], interval[2], target)
-        spread = f"{interval[0]:.2f} [{interval[1]:.2f}, {interval[2]:.2f}]"
+        cells = {mode: ratio_cells(rounds[mode], target) for mode in ("new", "held")}
+        cpu = {k: b["cpu_seconds"] for k, b in best.items()}
         print(
-            f"{size:>3} {cores:>5} {fps['decode']:>8.0f} {fps['today']:>8.0f} {fps['new']:>8.0f} "
-            f"{fps['new'] / fps['today']:>8.2f}x {fps['today'] / fps['decode']:>9.2f} "
-            f"{ratio:>8.2f} {spread:>19} {verdict:>9}  {best['today']['cpu_seconds']:>11.1f} "
-            f"{best['new']['cpu_seconds']:>9.1f} {best['new']['peak_rss_mb']:>8.0f}"
+            f"{size:>3} {cores:>5} {fps['decode']:>7.0f} {fps['today']:>6.0f} {fps['new']:>6.0f} "
+            f"{fps['held']:>6.0f} {fps['new'] / fps['today']:>8.2f}x "
+            f"{fps['today'] / fps['decode']:>9.2f} {cells['new']} {cells['held']}  "
+            f"{cpu['today']:>12.1f} {cpu['new']:>5.1f} {cpu['held']:>5.1f} "
+            f"{best['new']['peak_rss_mb']:>8.0f}"
         )
     print(
-        "targets (new/dec, on the 2-core machine): "
+        "targets (X/dec, on the 2-core machine): "
         + ", ".join(f">= {t:.2f} at S = {s}" for s, t in TARGETS.items())
         + f"; n = {args.repeats} rounds per row"
     )

@@ -133,13 +133,23 @@ class NpyFrames:
         queued; ``holds``: the append buffer the task reads, reused once it is done. A failure
         of an earlier task is raised here."""
         if self._writer is None:
-            task(*args)
+            self._named_errors(task, *args)
             return
         while self._pending and (
             self._pending[0][0].done() or len(self._pending) >= _MAX_PENDING_WRITES
         ):
             self._retire()
-        self._pending.append((self._writer.submit(task, *args), holds))
+        self._pending.append((self._writer.submit(self._named_errors, task, *args), holds))
+
+    def _named_errors(self, task: Any, *args: Any) -> None:
+        """Run ``task(*args)``; an OS error that names no file names this store (a full disk
+        then says which file it stopped)."""
+        try:
+            task(*args)
+        except OSError as err:
+            if err.errno is None or err.filename is not None:
+                raise
+            raise OSError(err.errno, err.strerror or str(err), str(self.path)) from err
 
     def _retire(self) -> None:
         """Wait for the oldest queued write, raise its failure, keep its buffer for reuse."""
