@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import logging
 import os
@@ -216,15 +218,37 @@ def test_a_store_written_in_the_background_holds_the_same_bytes(tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "background.npy"), expected)
 
 
+class _FullDisk(io.FileIO):
+    """Files on a disk with room for 64 KiB in all: once it is full every write fails with
+    ENOSPC, as the kernel's (a new file's buffered header too, which its close then flushes)."""
+
+    ROOM = 64 * 1024
+    used = 0
+
+    def write(self, data):
+        room = self.ROOM - _FullDisk.used
+        if room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written = super().write(memoryview(data).cast("B")[:room])  # a short write fills it
+        _FullDisk.used += written
+        return written
+
+
 def test_a_failed_background_write_is_raised_and_the_build_leaves_nothing(tmp_path, monkeypatch):
+    import builtins
     import threading
 
     from rppg_lib.preprocess import storage
 
-    def disk_full(self, data):
-        raise OSError(28, "No space left on device")
+    def open_on_full_disk(path, mode="r"):
+        if mode != "w+b":
+            return builtins.open(path, mode)
+        return io.BufferedRandom(_FullDisk(path, "w+"))
 
-    monkeypatch.setattr(storage.NpyFrames, "_append_block", disk_full)
+    # The stores' files are on the full disk: closing those whose header is still buffered fails
+    # too, and the first error, which names its file, must stand.
+    monkeypatch.setattr(_FullDisk, "used", 0)
+    monkeypatch.setattr(storage, "open", open_on_full_disk, raising=False)
     clip = _clip(n=600)  # more frames than one append buffer (256)
     with pytest.raises(OSError, match="No space left") as raised:
         preprocess_clip(clip, CFG, tmp_path, progress=False)

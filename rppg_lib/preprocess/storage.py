@@ -22,6 +22,7 @@ prepares the next frames (at S = 72 the writes and digests of a 60 s video take 
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import io
 import json
@@ -254,7 +255,9 @@ class NpyFrames:
             if not future.cancelled():
                 future.exception()  # waits; the failure is not raised
         self._pending.clear()
-        if not self._file.closed:
+        # Closing flushes what is buffered: on a full disk that fails again, and its error (which
+        # names no file) would replace the one being handled. The file is closed all the same.
+        with contextlib.suppress(OSError):
             self._file.close()
 
 
