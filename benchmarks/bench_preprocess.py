@@ -15,9 +15,9 @@ the preprocessing thread); preprocess with the *new* default (thread settings, f
 about the face, stores written by a background thread); and the new default with the *held*
 box (``tracker="legacy"``: Haar every 30 frames, the box held in between), the pipeline issue 16
 measured when it set its targets: the optical flow that follows the face between detections
-came later and costs about as much CPU as decoding, so its share is shown beside it. All three:
-Haar crop, cache folder on disk. Each child reports its wall and CPU time and peak RSS (VmHWM).
-The four alternate
+came later and costs about as much CPU as decoding, so its share is shown beside it. All three
+preprocessing runs: Haar crop, cache folder on disk. Each child reports its wall and CPU time and
+peak RSS (VmHWM). The four alternate
 ``--repeats`` times and the best time of each counts, which keeps the ratios meaningful on a
 machine shared with other work. Finally compare np.savez with np.savez_compressed on the first
 minute of the outputs.
