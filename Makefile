@@ -19,7 +19,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(TORCH_SPEC)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (rppg-suite)" >/dev/null
+	@# the suite's kernel "python3": ipykernel with the portable numerics (rppg_lib/run/numerics.py)
+	$(BIN)/python -m rppg_lib.run.numerics install-kernel >/dev/null
 	@# open-rppg's released TS-CAN weights ship inside its PyPI wheel: fetched once, at set-up, from
 	@# the package registry (never at run time). Without them the tests that need them skip.
 	ls data/weights/open_rppg-$(OPEN_RPPG_VERSION)-*.whl >/dev/null 2>&1 || \

@@ -190,7 +190,7 @@ def test_compare_records_finds_a_rerun_equal_and_a_changed_number(project, capsy
     assert status == 0
     assert capsys.readouterr().out.strip().endswith(
         "seeds [1] of " + str(first) + " and " + str(second)
-        + ": the same numbers at the summary's precision")
+        + ": the same numbers within 0.005")
 
     metrics_path = second / "metrics.json"
     metrics = json.loads(metrics_path.read_text())
@@ -198,6 +198,11 @@ def test_compare_records_finds_a_rerun_equal_and_a_changed_number(project, capsy
     row["estimate"] += 0.001  # 2.001: prints as 2.00
     metrics_path.write_text(json.dumps(metrics))
     assert compare_records(first, second)[1] == []
+    row["estimate"] += 0.0035  # 2.0045 rounds to 2.00 and 2.005 to 2.01: still within 0.005
+    metrics_path.write_text(json.dumps(metrics))
+    assert compare_records(first, second)[1] == []
+    assert len(compare_records(first, second, tolerance=0.001)[1]) == 1
+    row["estimate"] -= 0.0035
     row["estimate"] += 0.01  # 2.011: prints as 2.01
     row["verdict"] = "undecided"
     metrics["per_seed"]["1"]["method_table"][0]["n_windows"] = 41
@@ -215,6 +220,10 @@ def test_compare_records_finds_a_rerun_equal_and_a_changed_number(project, capsy
     assert status == 1
     assert "3 difference(s)" in capsys.readouterr().out
 
+    assert main(["study", "--params", str(params), "--out", str(first),
+                 "--compare", str(second), "--tolerance", "-1"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "rppg study --compare: tolerance must be a number >= 0, got -1.0")
     assert main(["study", "--params", str(params), "--out", str(first),
                  "--compare", str(project / "nowhere")]) == 2
     assert capsys.readouterr().err.strip() == (

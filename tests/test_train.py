@@ -160,6 +160,19 @@ def test_crash_while_saving_leaves_previous_checkpoint_intact(tiny_set, tmp_path
     assert [row["epoch"] for row in resumed.history] == [1, 2]
 
 
+def test_a_higher_is_better_monitor_keeps_the_highest_epoch(tiny_set, tmp_path):
+    """val_snr_db (dB) is the one monitored metric where higher is better."""
+    cfg = _config(tmp_path, epochs=4, monitor="val_snr_db", patience=2)
+    scripted = iter([1.0, 3.0, 2.0, 2.5])
+
+    def validate(net):
+        return {"val_snr_db": next(scripted)}
+
+    result = train(build_model(cfg), tiny_set, cfg, validate=validate)
+    assert (result.monitor, result.best_epoch, result.best_value) == ("val_snr_db", 2, 3.0)
+    assert len(result.history) == 4  # epochs 3 and 4 did not beat 3.0 dB: patience ran out
+
+
 def test_best_and_last_checkpoints_follow_the_monitored_metric(tiny_set, tmp_path):
     cfg = _config(tmp_path, epochs=3)
     scripted = iter([3.0, 1.0, 2.0])

@@ -184,13 +184,16 @@ def _lstm_config(config: TrainConfig | None, channels: str, target: str = "pulse
                 f"(which needs {value})"
             )
         kwargs[key] = value
-    monitor = config.monitor
     if target == "resp":  # the release's BR model decodes in both directions (HR: forwards)
         kwargs.setdefault("bidirectional_decoder", True)
-        # A few validation windows of breathing sit at one rate each, so their BR MAE is flat (often
-        # 0 from the first epoch) and would keep the first epoch; the loss still moves.
-        if monitor == "auto":
-            monitor = "val_loss"
+    # The pulse's best epoch by the mean validation SNR at the true HR: smooth in the weights. The
+    # validation HR MAE of a few clips jumps by whole spectral bins from epoch to epoch, so a
+    # last-bit difference between two CPUs picked another epoch; the validation loss stays flat
+    # (a waveform MSE that ignores a phase lag). The breathing rate's few windows: the loss.
+    if config.monitor != "auto":
+        monitor = config.monitor
+    else:
+        monitor = "val_snr_db" if target == "pulse" else "val_loss"
     return dataclasses.replace(config, model_kwargs=kwargs, monitor=monitor)
 
 
@@ -213,8 +216,9 @@ def train_denoiser(
     model_kwargs get input_size from ``channels`` and window = chunk_length (a contradicting
     value is an error). With ``val_items``, every epoch records val_loss (MSE on their windows),
     val_hr_mae (bpm; mean absolute HR error of the denoised clips over ``hr_window_s``-second
-    windows, :func:`evaluate_denoiser`) and val_wmae; the best checkpoint is chosen by
-    val_hr_mae (target "pulse") or val_loss (target "resp") unless config.monitor says otherwise.
+    windows, :func:`evaluate_denoiser`), val_snr_db (dB, mean over those windows) and val_wmae;
+    the best checkpoint is chosen by val_snr_db (target "pulse") or val_loss (target "resp")
+    unless config.monitor says otherwise.
 
     target: ``"pulse"`` (the items' waveforms are pulses; HR validation) or ``"resp"`` (they are
     respiration: give estimates conditioned in the BR band, e.g.
@@ -261,6 +265,7 @@ def train_denoiser(
             )
             return {
                 TARGETS[target]["metric"]: float(rows["abs_error"].mean()),
+                "val_snr_db": float(rows["snr_db"].mean()),
                 "val_wmae": float(rows["wmae"].mean()),
             }
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import rppg_lib
 from rppg_lib.run.params import parse_overrides
 from rppg_lib.run.runner import RunError, RunInterrupted, run
-from rppg_lib.run.study import compare_records, run_study
+from rppg_lib.run.study import COMPARE_TOLERANCE, compare_records, run_study
 from rppg_lib.video_inference import register_infer_command
 
 EXIT_OK = 0
@@ -133,7 +133,13 @@ def _add_study_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--compare", default=None, metavar="OTHER",
         help="run nothing: compare the record in --out with the record in OTHER (the seeds both "
-             "hold) to the summary's precision; exit status 1 when they differ",
+             "hold): every verdict and count, every number within --tolerance; exit status 1 "
+             "when they differ",
+    )
+    parser.add_argument(
+        "--tolerance", type=float, default=COMPARE_TOLERANCE, metavar="T",
+        help=f"with --compare: numbers at most T apart are equal (default {COMPARE_TOLERANCE:g}, "
+             "half the last digit summary.md prints; docs/study.md says what to expect)",
     )
     parser.set_defaults(func=_cmd_study)
 
@@ -141,7 +147,7 @@ def _add_study_parser(subparsers: argparse._SubParsersAction) -> None:
 def _cmd_study(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else f"reports/{Path(args.params).stem}"
     if args.compare is not None:
-        return _compare_study(out, args.compare)
+        return _compare_study(out, args.compare, args.tolerance)
     try:
         result = run_study(args.params, out, seeds=args.seeds,
                            overrides=parse_overrides(args.parameters),
@@ -157,17 +163,17 @@ def _cmd_study(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _compare_study(record: str, other: str) -> int:
+def _compare_study(record: str, other: str, tolerance: float) -> int:
     try:
-        seeds, differences = compare_records(record, other)
+        seeds, differences = compare_records(record, other, tolerance=tolerance)
     except USER_ERRORS as err:
         print(f"rppg study --compare: {err}", file=sys.stderr)
         return EXIT_USAGE
     for line in differences:
         print(line)
     verdict = f"{len(differences)} difference(s)" if differences else "the same numbers"
-    print(f"rppg study --compare: seeds {seeds} of {record} and {other}: {verdict} at the "
-          "summary's precision")
+    print(f"rppg study --compare: seeds {seeds} of {record} and {other}: {verdict} within "
+          f"{tolerance:g}")
     return EXIT_FAILED if differences else EXIT_OK
 
 

@@ -13,9 +13,11 @@
    artifacts to ``run_dir/artifacts/<stem>/`` and read their predecessors' from there, so any
    notebook can also be run alone given ``run_dir``. Kernels get ``RPPG_RUN_DIR`` = the report
    folder (so :func:`rppg_lib.run.record.record` finds it), ``PYTHONHASHSEED=0`` unless already
-   set (same set/str-hash order every run), ``RPPG_PROGRESS=final`` (one progress line per
-   loop in the stored notebooks, :mod:`rppg_lib.progress`), and the notebooks folder as working
-   directory, as in JupyterLab and nbval, so relative paths mean the same thing everywhere;
+   set (same set/str-hash order every run), the portable numerics where unset
+   (:mod:`rppg_lib.run.numerics`; recorded in the manifest), ``RPPG_PROGRESS=final`` (one
+   progress line per loop in the stored notebooks, :mod:`rppg_lib.progress`), and the notebooks
+   folder as working directory, as in JupyterLab and nbval, so relative paths mean the same thing
+   everywhere;
 4. stops at the first failing notebook (:class:`RunError` names the notebook, the cell and the
    exception; the executed notebook is saved), and in all cases writes ``manifest.json``
    (parameters, seeds, versions, git commit, host, timings, params-file hash, the notebooks
@@ -47,6 +49,7 @@ from traitlets.config import Config
 from rppg_lib.atomic import atomic_write_json, move_aside
 from rppg_lib.progress import PROGRESS_ENV, progress_bar
 from rppg_lib.progress import write as progress_write
+from rppg_lib.run import numerics
 from rppg_lib.run.params import (
     check_parameter_values,
     load_params,
@@ -164,7 +167,9 @@ def prepare_out_dir(out_dir: str | os.PathLike, *, force: bool = False) -> Path 
 @contextlib.contextmanager
 def _kernel_environment(run_dir: Path) -> Iterator[None]:
     """Environment variables inherited by the kernels papermill starts; restored afterwards."""
-    saved = {k: os.environ.get(k) for k in (RUN_DIR_ENV, PROGRESS_ENV, "PYTHONHASHSEED")}
+    keys = (RUN_DIR_ENV, PROGRESS_ENV, "PYTHONHASHSEED", *numerics.PORTABLE_ENV)
+    saved = {k: os.environ.get(k) for k in keys}
+    numerics.apply()  # the kernels' numpy and torch load after this (also without our kernel)
     os.environ[RUN_DIR_ENV] = str(run_dir)
     os.environ[PROGRESS_ENV] = "final"  # nobody watches these kernels: one line per loop
     os.environ.setdefault("PYTHONHASHSEED", "0")
@@ -418,6 +423,7 @@ def _start_manifest(
         "versions": package_versions(),
         "git": git_info(plan.notebooks_dir),
         "host": host_info(),
+        "numerics": numerics.apply(dict(os.environ)),
     }
 
 

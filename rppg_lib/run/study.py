@@ -53,6 +53,8 @@ __all__ = [
 ]
 
 RUNS_FOLDER = "runs"
+# compare_records: numbers within half the last digit summary.md prints are the same number
+COMPARE_TOLERANCE = 0.005
 SUMMARY_FILE = "summary.md"
 FIGURES_FOLDER = "figures"
 CAPTIONS_FILE = "captions.json"
@@ -492,17 +494,31 @@ def _read_record(folder: Path) -> dict[str, Any]:
     return record
 
 
+def _same_value(a: Any, b: Any, tolerance: float) -> bool:
+    """Equal, or two finite numbers (not both integers) at most ``tolerance`` apart."""
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (a, b))
+    if not numbers or (isinstance(a, int) and isinstance(b, int)):
+        return a == b
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return str(a) == str(b)
+    return abs(a - b) <= tolerance + 1e-12
+
+
 def compare_records(
-    record: str | os.PathLike, other: str | os.PathLike, *, digits: int = 2
+    record: str | os.PathLike, other: str | os.PathLike, *, tolerance: float = COMPARE_TOLERANCE,
+    digits: int = 2,
 ) -> tuple[list[int], list[str]]:
     """Compare two study records (folders with ``metrics.json``) on the seeds both hold: every
-    number of every verdict and method row rounded to ``digits`` decimals (the summary's
-    precision), every verdict and every count.
+    number of every verdict and method row, equal when they differ by at most ``tolerance``
+    (default half the last digit ``summary.md`` prints, so that a difference in the 12th digit
+    that rounds differently is not one), every verdict and every count exactly.
 
     Returns ``(common seeds, differences)``, each difference one line naming the seed, the row
-    and the field with both values; no differences means the records agree to that precision.
+    and the field with both values at ``digits`` decimals; none means the records agree.
     ValueError when the records share no seed or a row is missing from one of them.
     """
+    if not (isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance >= 0):
+        raise ValueError(f"tolerance must be a number >= 0, got {tolerance!r}")
     first, second = _read_record(Path(record)), _read_record(Path(other))
     seeds = sorted(set(first["per_seed"]) & set(second["per_seed"]), key=int)
     if not seeds:
@@ -519,10 +535,10 @@ def compare_records(
                 if field.endswith("reason"):
                     continue  # prose that repeats the numbers at three significant digits
                 value, other_value = row.get(field), theirs[key].get(field)
-                a, b = str(value), str(other_value)
-                if isinstance(value, float) or isinstance(other_value, float):
-                    a, b = _fmt(value, digits), _fmt(other_value, digits)
-                if a != b:
+                if not _same_value(value, other_value, tolerance):
+                    a, b = str(value), str(other_value)
+                    if isinstance(value, float) or isinstance(other_value, float):
+                        a, b = _fmt(value, digits), _fmt(other_value, digits)
                     differences.append(f"seed {seed} {' / '.join(key)}: {field} {a} vs {b}")
     return [int(seed) for seed in seeds], differences
 

@@ -24,7 +24,7 @@ __all__ = ["TrainConfig", "MODELS", "OPTIMIZERS", "DEFAULT_LR", "PRESETS", "pres
 MODELS = ("tscan", "can", "mttscan", "lstm", "custom")
 OPTIMIZERS = ("adamw", "adadelta", "adam")
 SCHEDULERS = ("auto", "onecycle", "none")
-MONITORS = ("auto", "val_hr_mae", "val_br_mae", "val_loss", "train_loss")
+MONITORS = ("auto", "val_hr_mae", "val_br_mae", "val_snr_db", "val_loss", "train_loss")
 # The published learning rate of each optimiser: rPPG-Toolbox (AdamW), MTTS-CAN (Adadelta),
 # the Benefit-of-Distraction LSTM (Adam).
 DEFAULT_LR = {"adamw": 9e-3, "adadelta": 1.0, "adam": 1e-3}
@@ -73,9 +73,10 @@ class TrainConfig:
             nothing on disk (no resume).
         resume: continue from ``checkpoint_dir/last.pt`` when it exists (a finished run returns
             at once); False starts over and overwrites.
-        monitor: the metric (lower is better) that picks ``best.pt`` (and that ``patience``
-            watches): "val_hr_mae" (bpm), "val_br_mae" (breaths/min), "val_loss",
-            "train_loss", or "auto" = the first of these that the run produces.
+        monitor: the metric that picks ``best.pt`` (and that ``patience`` watches):
+            "val_hr_mae" (bpm), "val_br_mae" (breaths/min), "val_snr_db" (dB, higher is
+            better), "val_loss", "train_loss", or "auto" = the first of the errors and losses
+            that the run produces.
         num_workers: DataLoader worker processes (0 = load in the training process).
         progress: show progress bars (rank 0 only; :mod:`rppg_lib.progress`).
         deterministic: ask cuDNN for deterministic kernels (no autotuning). CPU training is

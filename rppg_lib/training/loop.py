@@ -431,8 +431,13 @@ def stop_reason(best: dict[str, Any], epoch: int, patience: int | None) -> str |
     )
 
 
+# Monitored metrics where higher is better; every other one is an error or a loss.
+HIGHER_IS_BETTER = frozenset({"val_snr_db"})
+
+
 def _update_best(best: dict[str, Any], row: dict[str, Any], monitor: str) -> bool:
-    """Record ``row`` in ``best`` if its monitored metric (lower is better) improved."""
+    """Record ``row`` in ``best`` if its monitored metric improved (lower is better, except
+    for :data:`HIGHER_IS_BETTER`)."""
     if best["monitor"] is None:
         if monitor == "auto":
             candidates = ("val_hr_mae", "val_br_mae", "val_loss", "train_loss")
@@ -444,7 +449,8 @@ def _update_best(best: dict[str, Any], row: dict[str, Any], monitor: str) -> boo
             )
         best["monitor"] = monitor
     value = row.get(best["monitor"])
-    if not _finite(value) or (best["value"] is not None and value >= best["value"]):
+    sign = -1.0 if best["monitor"] in HIGHER_IS_BETTER else 1.0
+    if not _finite(value) or (best["value"] is not None and sign * value >= sign * best["value"]):
         return False
     best["epoch"], best["value"] = row["epoch"], float(value)
     return True
