@@ -92,7 +92,9 @@ class ExplicitLSTM(nn.Module):
             outputs[t] = h
         return torch.stack(outputs, dim=1), h, c
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def forward(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         runs = [self._run(x, suffix) for suffix in self._suffixes()]
         output = torch.cat([r[0] for r in runs], dim=2)
         h_n = torch.stack([r[1] for r in runs])
@@ -142,14 +144,9 @@ class LSTMDenoiser(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Denoised waveform per window, ``(N, window)``, in [-1, 1]."""
-        if (
-            not isinstance(x, torch.Tensor)
-            or x.ndim != 3
-            or x.shape[1:]
-            != (
-                self.window,
-                self.input_size,
-            )
+        if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[1:] != (
+            self.window,
+            self.input_size,
         ):
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(

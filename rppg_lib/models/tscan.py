@@ -112,8 +112,8 @@ class _TwoBranchNet(nn.Module):
     ) -> None:
         super().__init__()
         self.img_size = check_positive_int(img_size, "img_size")
-        self.frame_depth = (
-            None if frame_depth is None else check_positive_int(frame_depth, "frame_depth")
+        self.frame_depth = None if frame_depth is None else check_positive_int(
+            frame_depth, "frame_depth"
         )
         *_, pool2 = spatial_sizes(self.img_size)
         self.flat_features = 64 * pool2 * pool2
