@@ -31,6 +31,7 @@ import h5py
 import numpy as np
 
 from rppg_lib.models.efficientphys import EfficientPhys
+from rppg_lib.models.facephys import FacePhys
 from rppg_lib.models.physnet import PhysNet
 from rppg_lib.models.tscan import spatial_sizes
 from rppg_lib.validation import check_choice, check_positive_int
@@ -41,6 +42,8 @@ from rppg_lib.weights.open_rppg import open_wheel_h5
 __all__ = [
     "load_open_rppg_physnet",
     "load_open_rppg_efficientphys",
+    "load_open_rppg_facephys",
+    "facephys_inputs",
     "physnet_inputs",
     "efficientphys_inputs",
     "face_clips",
@@ -48,12 +51,14 @@ __all__ = [
     "PHYSNET_CLIP_LENGTH",
     "EFFICIENTPHYS_SIDE",
     "EFFICIENTPHYS_CLIP_LENGTH",
+    "FACEPHYS_SIDE",
     "OPEN_RPPG_FPS",
 ]
 
 OPEN_RPPG_FPS = 30.0  # open-rppg resamples every video to 30 frames per second
 PHYSNET_SIDE, PHYSNET_CLIP_LENGTH = 32, 128
 EFFICIENTPHYS_SIDE, EFFICIENTPHYS_CLIP_LENGTH = 72, 160
+FACEPHYS_SIDE = 36
 _VARIANTS = ("pure", "rlap")
 
 
@@ -214,3 +219,81 @@ def efficientphys_inputs(
         )
     clips = face_clips(frames, EFFICIENTPHYS_SIDE, clip_length)
     return np.ascontiguousarray(clips.transpose(0, 1, 4, 2, 3))
+
+
+def _facephys_ssm(read: KerasVars, ours: str, group: str) -> dict[str, tuple[str, np.ndarray]]:
+    """One SSMrPPG layer: its dense, depthwise-conv and norm arrays and its five own variables."""
+    arrays = read.dense(f"{ours}.in_proj", f"{group}/in_proj", bias=False)
+    arrays.update(read.dense(f"{ours}.out_proj", f"{group}/out_proj", bias=False))
+    kernel = read(f"{group}/conv1d", 0)  # DepthwiseConv2D (1, frames, channels, 1)
+    if kernel.ndim != 4:
+        raise ValueError(f"{read.source}: {group}/conv1d has shape {kernel.shape}, not depthwise")
+    arrays[f"{ours}.conv_weight"] = (f"{group}/conv1d", kernel[0, :, :, 0])
+    arrays[f"{ours}.conv_bias"] = (f"{group}/conv1d", read(f"{group}/conv1d", 1))
+    arrays[f"{ours}.norm_weight"] = (f"{group}/norm", read(f"{group}/norm", 0))
+    own = ("A_log", "dt_bias", "D", "init_conv", "init_ssm")
+    for i, name in enumerate(own):
+        array = read(group, i)
+        if name in ("init_conv", "init_ssm"):  # drop the leading batch axes of the file
+            array = array.reshape(array.shape[1:] if name == "init_conv" else array.shape[2:])
+        arrays[f"{ours}.{name}"] = (group, array)
+    return arrays
+
+
+def _dense_as_1x1(read: KerasVars, ours: str, group: str, bias: bool) -> dict:
+    arrays = read.dense(ours, group, bias=bias)
+    origin, kernel = arrays[f"{ours}.weight"]
+    arrays[f"{ours}.weight"] = (origin, kernel[:, :, None, None])
+    return arrays
+
+
+def load_open_rppg_facephys(path: str | os.PathLike, variant: str = "rlap") -> FacePhys:
+    """open-rppg's FacePhys (``FacePhys.rlap.weights.h5``, or the wheel; RLAP is the only
+    release) as :class:`FacePhys` at 36x36.
+
+    Feed it :func:`facephys_inputs`: ``(1, T, 3, 36, 36)`` -> ``(1, T)`` pulse, frame by frame.
+    """
+    variant = check_choice(variant, "variant", ("rlap",))
+    p = Path(path)
+    source = _source(p, variant)
+    model = FacePhys(side=FACEPHYS_SIDE)
+    with open_wheel_h5(p, f"FacePhys.{variant}.weights.h5", "open-rppg FacePhys weights file") as f:
+        read = KerasVars(f, source, "FacePhys")
+        arrays: dict[str, tuple[str, np.ndarray]] = {}
+        for i in range(4):
+            block = "layers/sequential/layers/ssc_block" + (f"_{i}" if i else "")
+            arrays.update(_dense_as_1x1(read, f"blocks.{i}.in_proj", f"{block}/in_proj", False))
+            arrays.update(read.conv(f"blocks.{i}.downsample", f"{block}/ds"))
+            for j in range(2):
+                ours = f"blocks.{i}.layers.{j}"
+                layer = f"{block}/ssc/layers/ss_conv" + (f"_{j}" if j else "")
+                arrays.update(read.conv(f"{ours}.conv1", f"{layer}/conv1/layers/conv2d"))
+                arrays.update(
+                    _dense_as_1x1(read, f"{ours}.expand", f"{layer}/conv1/layers/dense", True)
+                )
+                arrays.update(read.conv(f"{ours}.conv2", f"{layer}/conv2"))
+                arrays.update(read.dense(f"{ours}.proj", f"{layer}/proj", bias=False))
+                arrays.update(_facephys_ssm(read, f"{ours}.ssm", f"{layer}/ssm"))
+                norm = ("half_life_log", "gamma", "beta", "init_mean", "init_var_log")
+                for k, name in enumerate(norm):
+                    array = read(f"{layer}/tn", k)
+                    if k >= 3:  # (1, 1, H, W, C) channels-last -> (1, C, H, W)
+                        array = array[:, 0].transpose(0, 3, 1, 2)
+                    arrays[f"{ours}.norm.{name}"] = (f"{layer}/tn", array)
+        arrays.update(read.dense("out_proj", "layers/sequential_1/layers/dense", bias=False))
+        for h, group in enumerate(("ss_mr_ppg", "ss_mr_ppg_1")):
+            arrays.update(_facephys_ssm(read, f"head.{h}", f"head/layers/{group}"))
+        arrays.update(read.dense("dense", "head/layers/dense"))
+    assign_parameters(model, arrays, source)
+    return model.eval()
+
+
+def facephys_inputs(frames: np.ndarray) -> np.ndarray:
+    """FacePhys' input ``(1, T, 3, 36, 36)`` float32 for face crops ``(T, H, W, 3)`` of one video.
+
+    Any T: the model reads one frame at a time (at 30 fps, ``dt = 1/30`` s) and carries its state;
+    crops resized to 36x36, in [0, 1] (:func:`face_clips`), no other normalisation (the network's
+    running normalisation adapts to the video).
+    """
+    clips = face_clips(frames, FACEPHYS_SIDE)
+    return np.ascontiguousarray(clips[:, 0].transpose(0, 3, 1, 2)[None])
