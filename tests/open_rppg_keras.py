@@ -150,7 +150,7 @@ def keras_outputs(
 
 
 def seeded_frames(model: str, frames: int | None = None, seed: int = SEED) -> np.ndarray:
-    """Seeded uint8 crops (T, S, S, 3) for ``model``: a smooth face-like image, a pulse and noise."""
+    """Seeded uint8 crops (T, S, S, 3) for ``model``: a random image, a 1.2 Hz pulse and noise."""
     rng = np.random.default_rng(seed)
     t_len = FIXTURE_FRAMES[model] if frames is None else frames
     side = SIDES[model]
