@@ -19,19 +19,9 @@ import pytest
 import torch
 from open_rppg_keras import FIXTURE, WEIGHT_FILES, keras_outputs, seeded_frames
 
+from rppg_lib import weights
 from rppg_lib.models import EfficientPhys, FacePhys, PhysNet
 from rppg_lib.models.facephys import approx_cos, approx_exp, approx_sin
-from rppg_lib.weights import (
-    RELEASED_MODELS,
-    efficientphys_inputs,
-    face_clips,
-    facephys_inputs,
-    load_open_rppg_efficientphys,
-    load_open_rppg_facephys,
-    load_open_rppg_physnet,
-    physnet_inputs,
-    released_model,
-)
 
 torch.set_num_threads(1)
 
@@ -44,20 +34,20 @@ PORTS = [
     "facephys.rlap",
 ]
 LOADERS = {
-    "physnet": load_open_rppg_physnet,
-    "efficientphys": load_open_rppg_efficientphys,
-    "facephys": load_open_rppg_facephys,
+    "physnet": weights.load_open_rppg_physnet,
+    "efficientphys": weights.load_open_rppg_efficientphys,
+    "facephys": weights.load_open_rppg_facephys,
 }
 
 
 def _run(model: str, net: torch.nn.Module, frames: np.ndarray) -> np.ndarray:
     """The port's output (T,) on crops (T, S, S, 3), the whole clip as one input."""
     if model == "physnet":
-        x = physnet_inputs(frames, clip_length=len(frames))
+        x = weights.physnet_inputs(frames, clip_length=len(frames))
     elif model == "efficientphys":
-        x = efficientphys_inputs(frames, clip_length=len(frames))
+        x = weights.efficientphys_inputs(frames, clip_length=len(frames))
     else:
-        x = facephys_inputs(frames)
+        x = weights.facephys_inputs(frames)
     with torch.no_grad():
         out = net(torch.from_numpy(x))
     return (out[0] if isinstance(out, tuple) else out)[0].numpy()
@@ -106,8 +96,8 @@ def test_wheel_and_extracted_file_load_the_same(open_rppg_wheel, tmp_path):
     member = "rppg/weights/" + WEIGHT_FILES["physnet"].format(variant="rlap")
     with zipfile.ZipFile(open_rppg_wheel) as wheel:
         h5_path = Path(wheel.extract(member, tmp_path))
-    a = load_open_rppg_physnet(open_rppg_wheel, "rlap").state_dict()
-    b = load_open_rppg_physnet(h5_path).state_dict()
+    a = weights.load_open_rppg_physnet(open_rppg_wheel, "rlap").state_dict()
+    b = weights.load_open_rppg_physnet(h5_path).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -119,7 +109,7 @@ def test_a_file_of_another_architecture_is_refused(open_rppg_wheel, tmp_path):
     with pytest.raises(
         ValueError, match=r"EfficientPhys\.pure\.weights\.h5.*not open-rppg PhysNet"
     ):
-        load_open_rppg_physnet(h5_path)
+        weights.load_open_rppg_physnet(h5_path)
 
 
 @pytest.mark.parametrize("loader", list(LOADERS.values()))
@@ -139,21 +129,21 @@ def test_missing_and_unreadable_files_name_the_file(loader, tmp_path):
 def test_face_clips_resize_scale_and_pad():
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 256, size=(10, 50, 40, 3), dtype=np.uint8)
-    clips = face_clips(crops, side=32, clip_length=4)
+    clips = weights.face_clips(crops, side=32, clip_length=4)
     assert clips.shape == (3, 4, 32, 32, 3) and clips.dtype == np.float32
     flat = clips.reshape(-1, 32, 32, 3)
     assert 0.0 <= flat.min() and flat.max() <= 1.0
     np.testing.assert_array_equal(flat[10], flat[9])  # the last clip repeats the last crop
     np.testing.assert_array_equal(flat[11], flat[9])
-    assert physnet_inputs(crops, clip_length=8).shape == (2, 3, 8, 32, 32)
-    assert efficientphys_inputs(crops, clip_length=8).shape == (2, 8, 3, 72, 72)
-    assert facephys_inputs(crops).shape == (1, 10, 3, 36, 36)
+    assert weights.physnet_inputs(crops, clip_length=8).shape == (2, 3, 8, 32, 32)
+    assert weights.efficientphys_inputs(crops, clip_length=8).shape == (2, 8, 3, 72, 72)
+    assert weights.facephys_inputs(crops).shape == (1, 10, 3, 36, 36)
     with pytest.raises(ValueError, match="multiple of 8"):
-        efficientphys_inputs(crops, clip_length=12)
+        weights.efficientphys_inputs(crops, clip_length=12)
     with pytest.raises(ValueError, match="multiple of 4"):
-        physnet_inputs(crops, clip_length=6)
+        weights.physnet_inputs(crops, clip_length=6)
     with pytest.raises(ValueError, match=r"\(T, H, W, 3\)"):
-        face_clips(crops[..., :2], side=32)
+        weights.face_clips(crops[..., :2], side=32)
 
 
 def test_models_refuse_wrong_shapes():
@@ -185,16 +175,16 @@ def test_approximate_functions_follow_the_true_ones():
 
 
 def test_registry_names_and_predict():
-    assert set(PORTS) < set(RELEASED_MODELS)
-    assert {"tscan.pure", "tscan.rlap"} < set(RELEASED_MODELS)
-    assert released_model("PhysNet.PURE").name == "physnet.pure"
+    assert set(PORTS) < set(weights.RELEASED_MODELS)
+    assert {"tscan.pure", "tscan.rlap"} < set(weights.RELEASED_MODELS)
+    assert weights.released_model("PhysNet.PURE").name == "physnet.pure"
     with pytest.raises(ValueError, match="physformer.pure"):
-        released_model("physformer.pure")
+        weights.released_model("physformer.pure")
     crops = np.random.default_rng(1).integers(0, 256, size=(20, 48, 48, 3), dtype=np.uint8)
     torch.manual_seed(0)
     untrained = {"physnet": PhysNet(), "efficientphys": EfficientPhys(), "facephys": FacePhys()}
     for name in ("physnet.rlap", "efficientphys.pure", "facephys.rlap"):
-        spec = released_model(name)
+        spec = weights.released_model(name)
         out = spec.predict(untrained[name.split(".")[0]].eval(), crops)
         assert out.shape == (20,) and np.all(np.isfinite(out))
         assert spec.weights_file == WEIGHT_FILES[name.split(".")[0]].format(variant=spec.variant)
@@ -202,7 +192,7 @@ def test_registry_names_and_predict():
 
 @pytest.mark.reference
 def test_registry_loads_the_released_tscan(open_rppg_wheel):
-    spec = released_model("tscan.rlap")
+    spec = weights.released_model("tscan.rlap")
     crops = np.random.default_rng(2).integers(0, 256, size=(170, 40, 40, 3), dtype=np.uint8)
     out = spec.predict(spec.load(open_rppg_wheel), crops)
     assert out.shape == (170,) and spec.output == "derivative"

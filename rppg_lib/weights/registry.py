@@ -23,26 +23,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from rppg_lib.weights import open_rppg_models as ported
 from rppg_lib.weights.open_rppg import (
     OPEN_RPPG_CLIP_LENGTH,
     OPEN_RPPG_IMG_SIZE,
     load_open_rppg_tscan,
     open_rppg_inputs,
-)
-from rppg_lib.weights.open_rppg_models import (
-    EFFICIENTPHYS_CLIP_LENGTH,
-    EFFICIENTPHYS_SIDE,
-    FACEPHYS_SIDE,
-    OPEN_RPPG_FPS,
-    PHYSNET_CLIP_LENGTH,
-    PHYSNET_SIDE,
-    efficientphys_inputs,
-    face_clips,
-    facephys_inputs,
-    load_open_rppg_efficientphys,
-    load_open_rppg_facephys,
-    load_open_rppg_physnet,
-    physnet_inputs,
 )
 
 __all__ = ["ReleasedModel", "RELEASED_MODELS", "released_model"]
@@ -65,7 +51,7 @@ class ReleasedModel:
     output: str
     load_weights: Callable[[str | os.PathLike, str], nn.Module]
     prepare: Callable[[np.ndarray], np.ndarray]
-    fps: float = OPEN_RPPG_FPS
+    fps: float = ported.OPEN_RPPG_FPS
 
     @property
     def variant(self) -> str:
@@ -87,31 +73,35 @@ class ReleasedModel:
 
 def _tscan_prepare(crops: np.ndarray) -> np.ndarray:
     """open-rppg TS-CAN input: crops resized to 36x36 (INTER_AREA), clips of 160 (last padded)."""
-    clips = face_clips(crops, OPEN_RPPG_IMG_SIZE, OPEN_RPPG_CLIP_LENGTH)
+    clips = ported.face_clips(crops, OPEN_RPPG_IMG_SIZE, OPEN_RPPG_CLIP_LENGTH)
     return open_rppg_inputs(clips.reshape(-1, *clips.shape[2:]), OPEN_RPPG_CLIP_LENGTH)
 
 
 def _entries() -> dict[str, ReleasedModel]:
-    out = {}
-    for variant in ("pure", "rlap"):
-        out[f"tscan.{variant}"] = ReleasedModel(
-            f"tscan.{variant}", f"TSCAN.{variant}.weights.h5", OPEN_RPPG_IMG_SIZE,
-            OPEN_RPPG_CLIP_LENGTH, "derivative", load_open_rppg_tscan, _tscan_prepare,
-        )  # fmt: skip
-        out[f"physnet.{variant}"] = ReleasedModel(
-            f"physnet.{variant}", f"physnet.{variant}.weights.h5", PHYSNET_SIDE,
-            PHYSNET_CLIP_LENGTH, "pulse", load_open_rppg_physnet, physnet_inputs,
-        )  # fmt: skip
-        out[f"efficientphys.{variant}"] = ReleasedModel(
-            f"efficientphys.{variant}", f"EfficientPhys.{variant}.weights.h5",
-            EFFICIENTPHYS_SIDE, EFFICIENTPHYS_CLIP_LENGTH, "derivative",
-            load_open_rppg_efficientphys, efficientphys_inputs,
-        )  # fmt: skip
-    out["facephys.rlap"] = ReleasedModel(
-        "facephys.rlap", "FacePhys.rlap.weights.h5", FACEPHYS_SIDE, None, "pulse",
-        load_open_rppg_facephys, facephys_inputs,
-    )  # fmt: skip
-    return out
+    # (name, weights file, side, clip length, output, loader, input preparation)
+    rows = [
+        (
+            "facephys.rlap",
+            "FacePhys.rlap.weights.h5",
+            ported.FACEPHYS_SIDE,
+            None,
+            "pulse",
+            ported.load_open_rppg_facephys,
+            ported.facephys_inputs,
+        )
+    ]
+    for v in ("pure", "rlap"):
+        rows += [
+            (f"tscan.{v}", f"TSCAN.{v}.weights.h5", OPEN_RPPG_IMG_SIZE, OPEN_RPPG_CLIP_LENGTH,
+             "derivative", load_open_rppg_tscan, _tscan_prepare),
+            (f"physnet.{v}", f"physnet.{v}.weights.h5", ported.PHYSNET_SIDE,
+             ported.PHYSNET_CLIP_LENGTH, "pulse", ported.load_open_rppg_physnet,
+             ported.physnet_inputs),
+            (f"efficientphys.{v}", f"EfficientPhys.{v}.weights.h5", ported.EFFICIENTPHYS_SIDE,
+             ported.EFFICIENTPHYS_CLIP_LENGTH, "derivative", ported.load_open_rppg_efficientphys,
+             ported.efficientphys_inputs),
+        ]  # fmt: skip
+    return {row[0]: ReleasedModel(*row) for row in rows}
 
 
 RELEASED_MODELS: dict[str, ReleasedModel] = _entries()
