@@ -28,3 +28,18 @@ def bod_reference() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+OPEN_RPPG_WHEEL_GLOB = "data/weights/open_rppg-*.whl"
+
+
+@pytest.fixture(scope="session")
+def open_rppg_wheel() -> Path:
+    """The open-rppg wheel in data/weights (set-up downloads it); skips the test where absent."""
+    wheels = sorted(REPO_ROOT.glob(OPEN_RPPG_WHEEL_GLOB))
+    if not wheels:
+        pytest.skip(
+            f"open-rppg wheel not found ({OPEN_RPPG_WHEEL_GLOB}); get it at set-up time with "
+            "`pip download --no-deps open-rppg==0.1.1 -d data/weights`"
+        )
+    return wheels[-1]

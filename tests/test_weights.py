@@ -1,6 +1,6 @@
 """Checkpoint loaders on synthetic files: rPPG-Toolbox ``.pth``, Keras 2 ``.h5`` (CAN, LSTM) and
 open-rppg's Keras 3 weights, each compared with an independent numpy forward pass; plus the
-released open-rppg file when its wheel has been downloaded (see ``OPEN_RPPG_WHEEL_GLOB``)."""
+released open-rppg file when its wheel has been downloaded (conftest's ``open_rppg_wheel``)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,6 @@ from rppg_lib.weights import (
 )
 
 torch.set_num_threads(1)
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-# `pip download --no-deps open-rppg==0.1.1 -d data/weights` puts the wheel here (set-up step)
-OPEN_RPPG_WHEEL_GLOB = "data/weights/open_rppg-*.whl"
 
 # rPPG-Toolbox TS_CAN.py, DataParallel-wrapped, 72x72: key -> shape
 TOOLBOX_KEYS_72 = {
@@ -273,17 +269,6 @@ def test_open_rppg_file_missing_a_layer_is_refused(tmp_path):
     write_open_rppg_weights(path, np.random.default_rng(10), skip="attn2/layers/conv2d")
     with pytest.raises(ValueError, match="inner/attn2/layers/conv2d"):
         load_open_rppg_tscan(path)
-
-
-@pytest.fixture(scope="module")
-def open_rppg_wheel() -> Path:
-    wheels = sorted(REPO_ROOT.glob(OPEN_RPPG_WHEEL_GLOB))
-    if not wheels:
-        pytest.skip(
-            f"open-rppg wheel not found ({OPEN_RPPG_WHEEL_GLOB}); get it at set-up time with "
-            "`pip download --no-deps open-rppg==0.1.1 -d data/weights`"
-        )
-    return wheels[-1]
 
 
 @pytest.mark.reference

@@ -12,7 +12,10 @@ __all__ = ["assign_parameters"]
 
 
 def assign_parameters(
-    model: nn.Module, arrays: Mapping[str, tuple[str, np.ndarray]], source: str
+    model: nn.Module,
+    arrays: Mapping[str, tuple[str, np.ndarray]],
+    source: str,
+    buffers: bool = False,
 ) -> nn.Module:
     """Fill every parameter of ``model`` from ``arrays`` and return the model.
 
@@ -21,8 +24,12 @@ def assign_parameters(
     checkpoint file), already converted to PyTorch's layout. Raises ValueError naming ``source``,
     the origin and both shapes when a shape differs, when an array holds NaN/inf, or when a
     parameter has no array (or an array has no parameter); the model is left untouched then.
+    With ``buffers``, the floating-point buffers (a batch norm's running mean and variance) are
+    filled too, as parameters are.
     """
     params = dict(model.named_parameters())
+    if buffers:
+        params.update((name, b) for name, b in model.named_buffers() if torch.is_floating_point(b))
     missing = sorted(set(params) - set(arrays))
     unexpected = sorted(set(arrays) - set(params))
     if missing or unexpected:

@@ -86,8 +86,11 @@ def keras2_layer_weights(f: h5py.File, layer: str, source: str) -> dict[str, np.
 
 
 def conv_kernel_to_torch(kernel: np.ndarray) -> np.ndarray:
-    """Keras (kh, kw, in, out) -> PyTorch (out, in, kh, kw)."""
-    return np.transpose(kernel, (3, 2, 0, 1))
+    """Keras (kh, kw, in, out) -> PyTorch (out, in, kh, kw); likewise for 1-D and 3-D kernels
+    ((*k, in, out) -> (out, in, *k)). A Keras transposed conv's (*k, out, in) becomes PyTorch's
+    (in, out, *k) by the same permutation."""
+    nd = kernel.ndim
+    return np.transpose(kernel, (nd - 1, nd - 2, *range(nd - 2)))
 
 
 def dense_kernel_to_torch(

@@ -39,6 +39,7 @@ __all__ = [
     "OPEN_RPPG_TSCAN_LAYERS",
     "OPEN_RPPG_FRAME_DEPTH",
     "OPEN_RPPG_CLIP_LENGTH",
+    "open_wheel_h5",
 ]
 
 OPEN_RPPG_FRAME_DEPTH = 20
@@ -64,11 +65,14 @@ OPEN_RPPG_TSCAN_LAYERS = {
 }
 
 
-def _open(path: Path, variant: str) -> h5py.File:
+def open_wheel_h5(path: Path, member_name: str, what: str) -> h5py.File:
+    """Open ``rppg/weights/<member_name>`` of an open-rppg wheel, or ``path`` itself when it is not
+    a ``.whl``; FileNotFoundError / ValueError naming the file otherwise. ``what`` names the
+    weights in the message (``"open-rppg TS-CAN weights file"``)."""
     if path.suffix == ".whl":
         if not path.is_file():
             raise FileNotFoundError(f"open-rppg wheel not found: {path}")
-        member = f"rppg/weights/TSCAN.{variant}.weights.h5"
+        member = f"rppg/weights/{member_name}"
         try:
             with zipfile.ZipFile(path) as wheel:
                 if member not in wheel.namelist():
@@ -83,7 +87,7 @@ def _open(path: Path, variant: str) -> h5py.File:
             return open_h5(io.BytesIO(data))
         except OSError as err:
             raise ValueError(f"{path}: {member} is not a readable HDF5 file: {err}") from None
-    return open_h5(path, "open-rppg TS-CAN weights file")
+    return open_h5(path, what)
 
 
 def load_open_rppg_tscan(path: str | os.PathLike, variant: str = "pure") -> TSCAN:
@@ -101,7 +105,7 @@ def load_open_rppg_tscan(path: str | os.PathLike, variant: str = "pure") -> TSCA
         frame_depth=OPEN_RPPG_FRAME_DEPTH, img_size=OPEN_RPPG_IMG_SIZE, tsm_edge="replicate"
     )
     arrays = {}
-    with _open(p, variant) as f:
+    with open_wheel_h5(p, f"TSCAN.{variant}.weights.h5", "open-rppg TS-CAN weights file") as f:
         for ours, group in OPEN_RPPG_TSCAN_LAYERS.items():
             kernel_path, bias_path = f"{group}/vars/0", f"{group}/vars/1"
             if kernel_path not in f or bias_path not in f:
