@@ -119,16 +119,16 @@ KERNEL_DISPLAY_NAME = "Python 3 (rppg-suite)"
 
 
 def kernel_spec(python: str) -> dict[str, Any]:
-    """The Jupyter kernel spec of the suite's kernel: ipykernel started through
+    """The Jupyter kernel spec of the suite's kernel: ipykernel's own spec, started through
     ``python -m rppg_lib.run.numerics kernel``, which applies the portable switches first (as
     :func:`apply`: a value already in the environment wins)."""
-    return {
-        "argv": [python, "-Xfrozen_modules=off", "-m", "rppg_lib.run.numerics", "kernel",
-                 "-f", "{connection_file}"],
-        "display_name": KERNEL_DISPLAY_NAME,
-        "language": "python",
-        "metadata": {"debugger": True},
-    }
+    from ipykernel.kernelspec import get_kernel_dict
+
+    spec = get_kernel_dict()
+    spec["argv"] = [python, "-Xfrozen_modules=off", "-m", "rppg_lib.run.numerics", "kernel",
+                    "-f", "{connection_file}"]
+    spec["display_name"] = KERNEL_DISPLAY_NAME
+    return spec
 
 
 def _install_kernel(prefix: str) -> str:
