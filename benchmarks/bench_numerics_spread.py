@@ -34,6 +34,7 @@ NOTEBOOKS = ("05_lstm_denoising", "06_evaluation")
 LOWERED = {"ONEDNN_MAX_CPU_ISA": "SSE41", "ATEN_CPU_CAPABILITY": "default",
            "MKL_CBWR": "SSE4_2", "NPY_DISABLE_CPU_FEATURES": "X86_V3"}
 NATIVE = {"RPPG_NUMERICS": "native"}
+RULES = ("val_snr_db", "val_hr_mae", "val_loss")  # notebook 05's choices of its monitor
 # name -> (environment over the caller's, LSTM seed). "portable" is what the suite ships; every
 # other row differs from "portable" or from "native" in one thing, the last two in the seed.
 SETTINGS: dict[str, tuple[dict[str, str], int]] = {
@@ -106,10 +107,15 @@ def main() -> int:
                         help="best-epoch rules (notebook 05's monitor), comma-separated")
     parser.add_argument("--jobs", type=int, default=1, help="settings run at the same time")
     args = parser.parse_args()
+    rules = args.rules.split(",")
+    unknown = [rule for rule in rules if rule not in RULES]
+    if unknown:
+        parser.error(f"--rules: unknown rule {unknown[0]!r} (choose from {', '.join(RULES)})")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be a positive integer, got {args.jobs}")
     finished = args.base / "artifacts" / "04_inverse_attention_noise" if args.base else None
     if finished is not None and not finished.is_dir():
         parser.error(f"--base {args.base}: no finished run (no artifacts of notebook 04)")
-    rules = args.rules.split(",")
     jobs = [(rule, name) for rule in rules for name in SETTINGS]
     with tempfile.TemporaryDirectory(prefix="spread-") as scratch:
         base = args.base
