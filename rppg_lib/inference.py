@@ -78,7 +78,8 @@ class ClipPrediction:
         (s, from the first frame) and heart rates (bpm).
     resp_derivative, resp, br_bpm: the same for respiration (breaths/min) when the model has a
         respiration output (MTTS-CAN, the Benefit-of-Distraction breathing CAN); else None, and
-        the pulse fields are None for a respiration-only model.
+        the pulse fields are None for a respiration-only model. br_bpm is None also for a clip
+        shorter than one cycle of the band's slowest rate (12.5 s for the default 0.08 Hz).
     masks: attention masks per frame (``return_masks=True``), else None.
     padded_frames: frames repeated to complete the last temporal-shift segment (their outputs
         were discarded).
@@ -389,7 +390,8 @@ def predict_clip(
         r = raw[:, kinds.index("resp")].astype(np.float64)
         result.resp_derivative = r
         result.resp = process_waveform(r, fs, resp_band, **post)
-        result.br_bpm = breathing_rate(result.resp, fs, resp_band[0], resp_band[1])
+        if r.size >= fs / resp_band[0]:  # a shorter clip holds no cycle of the slowest rate
+            result.br_bpm = breathing_rate(result.resp, fs, resp_band[0], resp_band[1])
     if masks is not None:
         result.masks = AttentionMasks(
             gate1=masks["gate1"], gate2=masks["gate2"], fps=fs, clip_id=clip_id,

@@ -175,7 +175,12 @@ def snr(
             f"hr_bpm = {show(hr_bpm)} bpm ({hr_bpm / 60.0:g} Hz) is at or above the Nyquist "
             f"frequency {nyquist:g} Hz of fs = {fs:g} Hz: the pulse cannot be in this spectrum"
         )
-    freqs, power = power_spectrum(x, fs, nfft=nfft)
+    arr = as_signal(x, "x")
+    if np.ptp(arr) == 0:
+        # its periodogram is the leakage of the constant into the band: a number, not an SNR
+        raise ValueError(f"x is constant (all {arr.size} samples equal {arr[0]:g}): it holds no "
+                         "pulse, so it has no SNR")
+    freqs, power = power_spectrum(arr, fs, nfft=nfft)
     f0 = hr_bpm / 60.0
     harmonic = (np.abs(freqs - f0) <= tolerance_hz) | (np.abs(freqs - 2.0 * f0) <= tolerance_hz)
     in_band = (freqs >= low) & (freqs <= high)

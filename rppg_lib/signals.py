@@ -237,21 +237,24 @@ def peak_frequency(
     return float(freqs[in_band][np.argmax(power[in_band])])
 
 
-def check_rate_input(x: np.ndarray, fs: float, high: float, name: str = "x") -> np.ndarray:
-    """``x`` as a 1-D float64 signal fit for a rate estimate in a band up to ``high`` Hz.
+def check_rate_input(x: np.ndarray, fs: float, band: tuple[float, float],
+                     name: str = "x") -> np.ndarray:
+    """``x`` as a 1-D float64 signal fit for a rate estimate in ``band`` = (low, high) Hz.
 
-    A rate needs at least one cycle of the fastest rate of the band (``1/high`` s: 0.4 s for a
-    heart rate up to 2.5 Hz, 2 s for breathing up to 0.5 Hz) and a signal that varies: a
-    constant (no pulse at all) or a shorter input raises ValueError naming ``name`` instead of
-    returning whatever bin the zero-padded spectrum happens to peak at.
+    A rate needs at least one cycle of the slowest rate of the band (``1/low`` s: 1.43 s for a
+    heart rate from 0.7 Hz, 12.5 s for breathing from 0.08 Hz; a shorter signal's spectrum has no
+    bin there) and a signal that varies: a constant (no pulse at all) or a shorter input raises
+    ValueError naming ``name`` instead of returning whatever bin the zero-padded spectrum happens
+    to peak at.
     """
     arr = as_signal(x, name, min_length=3)
     fs = check_fs(fs)
-    needed = max(3, int(np.ceil(fs / high - 1e-9)))
+    low = float(band[0])
+    needed = max(3, int(np.ceil(fs / low - 1e-9)))
     if arr.size < needed:
         raise ValueError(
             f"{name} has {arr.size} samples ({arr.size / fs:.3g} s at {fs:g} Hz): a rate in a band "
-            f"up to {high:g} Hz needs at least one cycle, {1 / high:.3g} s ({needed} samples)"
+            f"from {low:g} Hz needs at least one cycle, {1 / low:.3g} s ({needed} samples)"
         )
     if np.ptp(arr) == 0:
         raise ValueError(
@@ -271,11 +274,11 @@ def heart_rate(
     """Heart rate in bpm: 60 × the periodogram peak of pulse ``x`` (sampled at ``fs`` Hz) in
     [low, high] Hz. nfft None zero-pads so that bins are at most 0.1 bpm apart.
 
-    A constant ``x`` or one shorter than a cycle of ``high`` raises ValueError
+    A constant ``x`` or one shorter than a cycle of ``low`` raises ValueError
     (:func:`check_rate_input`)."""
     fs = check_fs(fs)
     low, high = check_band(low, high, fs)
-    arr = check_rate_input(x, fs, high)
+    arr = check_rate_input(x, fs, (low, high))
     if nfft is None:
         nfft = _fine_nfft(arr.size, fs, 0.1 / 60.0)
     return 60.0 * peak_frequency(arr, fs, low, high, nfft=nfft)
@@ -291,11 +294,11 @@ def breathing_rate(
     """Breathing rate in breaths/min: 60 × the periodogram peak of respiration ``x`` (sampled at
     ``fs`` Hz) in [low, high] Hz. nfft None zero-pads so that bins are at most 0.1 /min apart.
 
-    A constant ``x`` or one shorter than a cycle of ``high`` raises ValueError
+    A constant ``x`` or one shorter than a cycle of ``low`` raises ValueError
     (:func:`check_rate_input`)."""
     fs = check_fs(fs)
     low, high = check_band(low, high, fs)
-    arr = check_rate_input(x, fs, high)
+    arr = check_rate_input(x, fs, (low, high))
     if nfft is None:
         nfft = _fine_nfft(arr.size, fs, 0.1 / 60.0)
     return 60.0 * peak_frequency(arr, fs, low, high, nfft=nfft)
@@ -335,7 +338,7 @@ def peak_quality(
     fs = check_fs(fs)
     low, high = check_band(low, high, fs)
     tolerance_hz = check_positive(tolerance_hz, "tolerance_hz")
-    arr = check_rate_input(x, fs, high)
+    arr = check_rate_input(x, fs, (low, high))
     if nfft is None:
         nfft = _fine_nfft(arr.size, fs, 0.1 / 60.0)
     freqs, power = power_spectrum(arr, fs, nfft=nfft)
@@ -376,7 +379,7 @@ def heart_rate_peaks(
     """
     fs = check_fs(fs)
     low, high = check_band(low, high, fs)
-    arr = check_rate_input(x, fs, high)
+    arr = check_rate_input(x, fs, (low, high))
     if min_prominence < 0:
         raise ValueError(f"min_prominence must be >= 0, got {show(min_prominence)}")
     if prefilter:

@@ -357,7 +357,7 @@ def _quality(name: str, pulse: np.ndarray, fps: float, window_s: float, step_s: 
     try:
         # a constant network output (a blank video) integrates to a ramp whose detrended rest
         # is rounding noise: it has no pulse, whatever peak the band-pass leaves
-        check_rate_input(pulse if derivative is None else derivative, fps, HR_BAND[1],
+        check_rate_input(pulse if derivative is None else derivative, fps, HR_BAND,
                          name=f"the {name} pulse")
     except ValueError as err:  # a constant pulse (blank video) or a clip too short for any rate
         empty = np.array([])

@@ -566,6 +566,32 @@ def test_snr_refuses_a_heart_rate_above_nyquist_and_a_band_beyond_it():
         snr(x, fs, 60.0)  # the default band (0.7, 4) Hz reaches past 2 Hz
 
 
+def test_snr_of_a_constant_is_refused_not_the_leakage_of_its_mean():
+    from rppg_lib.metrics import snr
+
+    fs = 30.0
+    with pytest.raises(ValueError, match=r"^x is constant \(all 300 samples equal 0.5\): it holds "
+                       r"no pulse, so it has no SNR"):
+        snr(np.full(300, 0.5), fs, 72.0)  # used to return -22 dB
+    t = np.arange(300) / fs
+    assert snr(0.5 + 1e-3 * np.sin(2 * np.pi * 1.2 * t), fs, 72.0) > 20  # a small pulse is scored
+
+
+def test_heart_rate_needs_a_cycle_of_the_slowest_rate_of_the_band():
+    from rppg_lib.signals import breathing_rate, heart_rate
+
+    fs = 30.0
+    t = np.arange(int(1.0 * fs)) / fs  # 1 s: shorter than a cycle at 0.7 Hz (1.43 s)
+    with pytest.raises(ValueError, match=r"^x has 30 samples \(1 s at 30 Hz\): a rate in a band "
+                       r"from 0.7 Hz needs at least one cycle, 1.43 s \(43 samples\)"):
+        heart_rate(np.sin(2 * np.pi * 1.2 * t), fs)  # used to return 71.2 bpm
+    t = np.arange(int(2.0 * fs)) / fs
+    assert heart_rate(np.sin(2 * np.pi * 1.2 * t), fs) == pytest.approx(72.0, abs=3.0)
+    with pytest.raises(ValueError, match=r"a rate in a band from 0.08 Hz needs at least one "
+                       r"cycle, 12.5 s"):
+        breathing_rate(np.sin(2 * np.pi * 0.25 * t), fs)
+
+
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="sends SIGINT to a process group")
 def test_ctrl_c_in_a_real_run_is_one_line_and_the_report_is_marked(tmp_path):
     """A real kernel, a real SIGINT to the command's process group (what a terminal sends)."""
@@ -612,6 +638,10 @@ def test_rppg_cli_prints_user_errors_on_one_line(tmp_path, capsys):
     assert main(["run", "--params", str(params), "--out", str(tmp_path / "o")]) == 2
     line = _one_line_error(capsys.readouterr().err, "rppg run: error: params file ")
     assert f"{params} is not valid YAML" in line
+    params.write_bytes(b"notebooks: [00_a]\n\x80\x81 binary")
+    assert main(["run", "--params", str(params), "--out", str(tmp_path / "o")]) == 2
+    line = _one_line_error(capsys.readouterr().err, "rppg run: error: params file ")
+    assert f"{params} is not UTF-8 text (byte 18 is b'\\x80')" in line
     folder = tmp_path / "dir.yaml"
     folder.mkdir()
     assert main(["run", "--params", str(folder)]) == 2

@@ -112,8 +112,9 @@ def test_br_artifacts_flow_from_02_through_05_to_06(tmp_path):
         add_breathing([_clip_signals("a", "clean")], {"a": {"x": np.zeros(5)}})
 
 
-def _preprocessed(clip_id: str, seed: int, n: int = 180) -> SimpleNamespace:
-    """A 6 s clip of random 36 x 36 inputs with pulse (72 bpm) and respiration (15 /min)."""
+def _preprocessed(clip_id: str, seed: int, n: int = 390) -> SimpleNamespace:
+    """A 13 s clip (a breathing rate needs one cycle at 0.08 Hz, 12.5 s) of random 36 x 36 inputs
+    with pulse (72 bpm) and respiration (15 /min)."""
     rng = np.random.default_rng(seed)
     t = np.arange(n) / FS
     bvp, resp = np.sin(2 * np.pi * 1.2 * t), np.sin(2 * np.pi * 0.25 * t)
@@ -142,7 +143,7 @@ def test_train_br_model_trains_mttscan_with_both_labels_and_records_its_stop(tmp
     assert summary["stopped_epoch"] == len(result.history) <= 2
     model = load_model(result.best_path).model
     resp = predict_resp(model, preprocessed, progress=False)
-    assert sorted(resp) == ["a", "b"] and resp["a"].shape == (180,)
+    assert sorted(resp) == ["a", "b"] and resp["a"].shape == (390,)
     assert np.isfinite(resp["a"]).all()
     with pytest.raises(ValueError, match="config.model must be one of"):
         train_br_model(study, preprocessed, base)

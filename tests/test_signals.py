@@ -310,7 +310,7 @@ def test_stitch_release_and_overwrite_modes() -> None:
 # --- no rate without a pulse ----------
 
 
-@pytest.mark.parametrize("x", [np.full(300, 0.7), np.array([0.1, 0.3])])
+@pytest.mark.parametrize("x", [np.full(400, 0.7), np.array([0.1, 0.3])])  # 400: 13.3 s
 def test_heart_rate_refuses_constant_and_too_short_inputs(x):
     with pytest.raises(ValueError, match=r"^x (is constant|needs at least 3 samples, got 2)"):
         heart_rate(x, FS)

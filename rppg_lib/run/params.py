@@ -133,6 +133,9 @@ def load_params(path: str | os.PathLike) -> ParamsFile:
         raise FileNotFoundError(f"params file not found: {path}")
     try:
         data = _yaml_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"params file {path} is not UTF-8 text (byte {err.start} is "
+                         f"{err.object[err.start:err.start + 1]!r}): is it a YAML file?") from None
     except yaml.YAMLError as err:
         raise ValueError(f"params file {path} is not valid YAML: {err}") from err
     if not isinstance(data, dict):
