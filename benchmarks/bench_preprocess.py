@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rppg_lib.run.report.answer import interval_verdict
+from rppg_lib.stats import interval_verdict
 
 MB = 1024 * 1024
 

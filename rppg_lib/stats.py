@@ -1,4 +1,4 @@
-"""Confidence intervals over subjects, and the verdict a comparison reads from its interval.
+r"""Confidence intervals over subjects, and the verdict a comparison reads from its interval.
 
 Windows of one subject are not independent (same face, same heart, same light), so every
 interval here is a **cluster bootstrap over subjects**: a resample draws ``n_subjects`` subjects
@@ -25,7 +25,14 @@ simulated clustered data (4 windows per subject, between-subject sd twice the wi
 3 subjects, 88.5 % with 6, 89.5 % with 8, 91 % with 10 and 94 % with 14. A claim
 with several metrics (:func:`combine`) holds when every metric holds, fails when any fails, and
 is undecided otherwise; :func:`verdict_rows` gives one row per metric, each with the metric's
-``verdict`` and the claim's ``claim_verdict``.
+``verdict`` and the claim's ``claim_verdict``. A claim may be tested at several ``level``\ s (the
+masks it is computed from, a condition): each level has rows and a claim verdict of its own.
+Across repeated runs (seeds) a row's verdict is the common one, undecided when the runs disagree
+(:func:`across_runs`). This module is the suite's only verdict rule.
+
+**Records.** What a step hands to a run's report and to a study is declared here, once:
+:data:`RECORDS` names the two records (the verdict rows and the method table) and the columns
+that identify a row of each.
 """
 
 from __future__ import annotations
@@ -51,10 +58,15 @@ __all__ = [
     "cluster_bootstrap",
     "paired_cluster_bootstrap",
     "distinct_resamples",
+    "interval_verdict",
     "verdict",
     "combine",
+    "across_runs",
     "VERDICT_COLUMNS",
     "verdict_rows",
+    "VERDICTS_RECORD",
+    "METHOD_TABLE_RECORD",
+    "RECORDS",
 ]
 
 # "mean" of values (n,), "rmse" = sqrt(mean(values²)) of errors (n,), "pearson" r of pairs (n, 2).
@@ -66,9 +78,16 @@ MIN_SUBJECTS = 10
 VERDICTS = ("holds", "fails", "undecided")
 INTERVAL_METHODS = ("percentile", "BCa")
 # The keys of a verdict row (:func:`verdict_rows`), the contract of the report's claims table.
-VERDICT_COLUMNS = ("claim", "statement", "scenario", "metric", "estimate", "ci_low", "ci_high",
-                   "n_subjects", "n_windows", "verdict", "reason", "claim_verdict",
+VERDICT_COLUMNS = ("claim", "statement", "scenario", "level", "metric", "estimate", "ci_low",
+                   "ci_high", "n_subjects", "n_windows", "verdict", "reason", "claim_verdict",
                    "claim_reason")
+# The records a step makes for the report and the study: {record name: the columns naming a row}.
+VERDICTS_RECORD = "verdicts"  # verdict rows (VERDICT_COLUMNS)
+METHOD_TABLE_RECORD = "method_table"  # one row per scenario and method, metrics with intervals
+RECORDS: dict[str, tuple[str, ...]] = {
+    VERDICTS_RECORD: ("claim", "level", "metric", "scenario"),
+    METHOD_TABLE_RECORD: ("scenario", "method"),
+}
 BOOTSTRAP_DEFAULTS: dict[str, Any] = {"n_resamples": N_RESAMPLES, "confidence": CONFIDENCE,
                                       "method": "percentile", "seed": 0}
 
@@ -253,12 +272,35 @@ def verdict(interval: Interval, *, min_subjects: int = MIN_SUBJECTS) -> tuple[st
     low, high = interval.low, interval.high
     if not (math.isfinite(low) and math.isfinite(high)):
         return "undecided", "the interval is undefined (the statistic is undefined on resamples)"
-    span = f"{level} interval [{low:.3g}, {high:.3g}] over {n} subjects"
-    if low > 0:
-        return "holds", f"the {span} lies above 0"
-    if high < 0:
-        return "fails", f"the {span} lies below 0"
-    return "undecided", f"the {span} contains 0"
+    state = interval_verdict(low, high)
+    where = {"holds": "lies above", "fails": "lies below", "undecided": "contains"}[state]
+    return state, f"the {level} interval [{low:.3g}, {high:.3g}] over {n} subjects {where} 0"
+
+
+def interval_verdict(low: float, high: float, threshold: float = 0.0) -> str:
+    """"holds" when the interval [low, high] lies wholly above ``threshold``, "fails" when it
+    lies wholly below, "undecided" otherwise (also for a NaN end). :func:`verdict` applies it to
+    an improvement over subjects; a benchmark to a ratio against its target."""
+    if low > threshold:
+        return "holds"
+    return "fails" if high < threshold else "undecided"
+
+
+def across_runs(verdicts: Sequence[str | None]) -> tuple[str, str]:
+    """The verdict of one row over repeated runs (seeds), with its reason: the runs' common
+    verdict; "undecided" when they disagree or a run lacks the row (None)."""
+    items = list(verdicts)
+    if not items:
+        raise ValueError("verdicts is empty: no run to read")
+    for v in items:
+        if v is not None:
+            check_choice(v, "verdicts entry", VERDICTS)
+    if None in items:
+        return "undecided", f"{items.count(None)} of {len(items)} run(s) lack the row"
+    if len(set(items)) == 1:
+        return items[0], f"all {len(items)} run(s) agree"
+    counts = ", ".join(f"{items.count(v)} {v}" for v in VERDICTS if v in items)
+    return "undecided", f"the {len(items)} runs disagree ({counts})"
 
 
 def combine(verdicts: Sequence[str]) -> tuple[str, str]:
@@ -280,22 +322,24 @@ def verdict_rows(
     scenario: str,
     intervals: Mapping[str, Interval],
     *,
+    level: str = "",
     min_subjects: int = MIN_SUBJECTS,
 ) -> list[dict[str, Any]]:
-    """Rows (keys :data:`VERDICT_COLUMNS`) of one claim, one per metric of ``intervals``
-    ({metric label: interval of the improvement, positive = better}): the metric's estimate,
-    interval, n, :func:`verdict` and reason, and on every row the claim's verdict over all its
-    metrics (``claim_verdict``, :func:`combine`) with ``claim_reason`` (naming the first metric
-    that does not hold)."""
+    """Rows (keys :data:`VERDICT_COLUMNS`) of one claim at one ``level`` ("" when the claim has
+    a single one), one per metric of ``intervals`` ({metric label: interval of the improvement,
+    positive = better}): the metric's estimate, interval, n, :func:`verdict` and reason, and on
+    every row the claim's verdict at this level over all its metrics (``claim_verdict``,
+    :func:`combine`) with ``claim_reason`` (naming the first metric that does not hold)."""
     if not intervals:
         raise ValueError(f"intervals is empty: claim {claim!r} has no metric")
     rows = []
     for metric, interval in intervals.items():
         state, reason = verdict(interval, min_subjects=min_subjects)
         rows.append({"claim": claim, "statement": statement, "scenario": scenario,
-                     "metric": metric, "estimate": interval.estimate, "ci_low": interval.low,
-                     "ci_high": interval.high, "n_subjects": interval.n_subjects,
-                     "n_windows": interval.n_windows, "verdict": state, "reason": reason})
+                     "level": str(level), "metric": metric, "estimate": interval.estimate,
+                     "ci_low": interval.low, "ci_high": interval.high,
+                     "n_subjects": interval.n_subjects, "n_windows": interval.n_windows,
+                     "verdict": state, "reason": reason})
     state, reason = combine([row["verdict"] for row in rows])
     if state != "holds":  # say why: the first metric that does not hold
         first = next(r for r in rows if r["verdict"] == state)

@@ -6,12 +6,15 @@
   API, and the steps of earlier notebooks only (data flows one way through the notebooks);
 - no import cycle between modules; no module-level ``__getattr__`` re-exports; no function-local
   import of the library's own modules;
-- ARCHITECTURE.md's module map names exactly the modules that exist.
+- ARCHITECTURE.md's module map names exactly the modules that exist;
+- the run layer spells out no notebook stem and no notebook's record key (it reads records
+  through the schema of ``rppg_lib.stats.RECORDS``).
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -244,3 +247,47 @@ def test_architecture_map_matches_the_code():
     stale = sorted(m for m in listed - expected if m not in modules)
     assert missing == [], f"modules missing from ARCHITECTURE.md: {missing}"
     assert stale == [], f"ARCHITECTURE.md lists modules that do not exist: {stale}"
+
+
+def _string_constants(path: Path) -> Iterator[str]:
+    """The string literals of a module, less its docstrings (prose may name an example)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value) for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                and id(node) not in docstrings):
+            yield node.value
+
+
+def _notebook_record_keys() -> set[str]:
+    """Every key a notebook records: ``record("key", ...)`` in the notebooks' code cells."""
+    keys = set()
+    for notebook in (REPO_ROOT / "notebooks").glob("*.ipynb"):
+        for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code":
+                keys |= set(re.findall(r'\brecord\(\s*"([A-Za-z0-9_]+)"', "".join(cell["source"])))
+    return keys
+
+
+# Record keys that are also the run layer's own words (manifest fields, CLI vocabulary).
+RUN_WORDS = {"parameters", "settings", "config", "dataset", "available", "validation", "clips"}
+
+
+def test_run_layer_names_no_notebook_and_no_record_key():
+    """The runner, report and study read any notebook's records through the schema declared in
+    rppg_lib.stats (RECORDS): a notebook stem or a notebook's record key spelled out in run/
+    would tie the machinery to one notebook's insides."""
+    stems = {p.stem for p in (REPO_ROOT / "notebooks").glob("*.ipynb")}
+    keys = _notebook_record_keys() - RUN_WORDS
+    assert stems and "verdicts" in keys and "method_table" in keys  # the check reads something
+    offenders = []
+    for path in sorted((PACKAGE / "run").rglob("*.py")):
+        for text in _string_constants(path):
+            named = [s for s in stems if s in text] + ([text] if text in keys else [])
+            offenders += [f"{path.relative_to(REPO_ROOT)}: {name!r}" for name in named]
+    assert offenders == []

@@ -16,12 +16,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from rppg_lib.run.record import record  # noqa: E402
 from rppg_lib.run.report import build_index, save_figure, save_table  # noqa: E402
-from rppg_lib.run.report.answer import (  # noqa: E402
-    Z95,
-    interval_verdict,
-    method_rows,
-    verdict_rows,
-)
+from rppg_lib.run.report.answer import method_rows, verdict_rows  # noqa: E402
 from rppg_lib.run.report.browser import SCREEN, dump_dom, find_chromium  # noqa: E402
 from rppg_lib.run.report.figures import figure_info  # noqa: E402
 
@@ -29,6 +24,7 @@ VERDICT = {
     "claim": "1", "statement": "The LSTM with corruption estimates beats TS-CAN",
     "scenario": "illumination", "metric": "HR MAE reduction (bpm)", "estimate": 1.25,
     "ci_low": 0.5, "ci_high": 2.0, "n_subjects": 4, "n_windows": 40, "verdict": "holds",
+    "claim_verdict": "holds",
 }
 METHOD = {
     "scenario": "illumination", "method": "TS-CAN", "mae_bpm": 3.5, "mae_ci_low": 2.25,
@@ -75,49 +71,24 @@ def test_save_figure_keeps_caption_and_key_in_a_sidecar(run_dir):
     assert figure_info(run_dir / "figures", "03_attention_masks_mean_mask")["key"] is False
 
 
-def test_interval_verdict():
-    assert interval_verdict(0.1, 0.9) == "holds"
-    assert interval_verdict(-0.9, -0.1) == "fails"
-    assert interval_verdict(-0.1, 0.9) == "undecided"
-    assert interval_verdict(0.1, 0.3, threshold=0.2) == "undecided"
-    assert interval_verdict(None, 0.3) == "undecided"
-
-
-def test_recorded_verdicts_are_collected_in_notebook_order():
+def test_recorded_verdicts_are_collected_in_section_order_with_their_section():
     metrics = {"04_x": {"verdicts": [{**VERDICT, "claim": "3"}]},
-               "06_evaluation": {"verdicts": [VERDICT], "claim1": {"snr_gain_db": 1.0}}}
-    rows, recorded = verdict_rows(metrics)
-    assert recorded and [r["claim"] for r in rows] == ["3", "1"]
-    assert verdict_rows({"06_evaluation": 3, "04_inverse_attention_noise": [1]}) == ([], False)
+               "06_y": {"verdicts": [VERDICT], "claim1": {"snr_gain_db": 1.0}}}
+    rows = verdict_rows(metrics)
+    assert [(r["section"], r["claim"]) for r in rows] == [("04_x", "3"), ("06_y", "1")]
+    assert verdict_rows({"06_y": 3, "04_x": [1]}) == []
 
 
-def test_verdicts_derived_from_todays_claim_records():
-    claim = {"versus": "TS-CAN", "snr_gain_db": -1.5, "snr_gain_se": 0.5,
-             "mae_reduction_bpm": 0.75, "mae_reduction_se": 0.25, "n_windows": 4, "n_clips": 2}
-    claim3 = {"difference": 0.3, "difference_se": 0.02, "min_difference": 0.2, "n_clips": 2}
-    metrics = {"04_inverse_attention_noise": {"claim3": claim3},
-               "06_evaluation": {"claim1": claim, "claim2": None}}
-    rows, recorded = verdict_rows(metrics, {"06_evaluation": {"claim_scenario": "motion"}})
-    assert not recorded and [(r["claim"], r["verdict"]) for r in rows] == [
-        ("1", "fails"), ("1", "holds"), ("3", "holds")]
-    snr, mae, region = rows
-    assert snr["ci_high"] == pytest.approx(-1.5 + Z95 * 0.5)  # -0.52: wholly below 0
-    assert mae["ci_low"] == pytest.approx(0.75 - 1.96 * 0.25, abs=1e-3)
-    assert mae["scenario"] == "motion" and mae["n_windows"] == 4
-    assert region["ci_low"] == pytest.approx(0.3 - Z95 * 0.02)  # 0.26 > the 0.2 margin
+def test_no_verdict_is_derived_from_other_records():
+    # point estimates with standard errors are not a verdict: a run without verdict rows has none
+    claim = {"versus": "TS-CAN", "snr_gain_db": 1.5, "snr_gain_se": 0.1, "n_windows": 4}
+    assert verdict_rows({"06_y": {"claim1": claim}}) == []
 
 
-def test_method_rows_from_the_table_else_the_hr_summary(tmp_path):
-    assert method_rows({"06_evaluation": {"method_table": [METHOD]}}, tmp_path) == [METHOD]
-    summary = [{"scenario": "clean", "method": "POS", "n": 8, "mae": 2.0, "mae_se": 0.5,
-                "rmse": 3.0, "rmse_se": 1.0, "pearson_r": 0.9, "snr_db": 4.0, "snr_db_se": 1.0}]
-    row = method_rows({"06_evaluation": {"hr_summary": summary}}, tmp_path)[0]
-    assert row["mae_bpm"] == 2.0 and row["n_windows"] == 8 and row["r"] == 0.9
-    assert (row["mae_ci_low"], row["mae_ci_high"]) == pytest.approx((2 - Z95 / 2, 2 + Z95 / 2))
-    assert "r_ci_low" not in row  # no standard error of r: no interval
-    (tmp_path / "tables").mkdir()
-    pd.DataFrame(summary).to_csv(tmp_path / "tables" / "06_evaluation_hr.csv", index=False)
-    assert method_rows({}, tmp_path)[0]["snr_ci_low"] == pytest.approx(4 - Z95)
+def test_method_rows_come_from_the_first_method_table_of_any_section(tmp_path):
+    assert method_rows({"05_x": {"other": [1]}, "06_y": {"method_table": [METHOD]}}) == [METHOD]
+    summary = [{"scenario": "clean", "method": "POS", "n": 8, "mae": 2.0, "mae_se": 0.5}]
+    assert method_rows({"06_y": {"hr_summary": summary}}) == []  # no table: no rows
 
 
 def test_index_leads_with_verdicts_methods_and_key_figures(run_dir):

@@ -39,15 +39,16 @@ CLAIMS = [
         "record('verdicts', [{'claim': '1', 'statement': 'A beats B', 'scenario': 'illumination',\n"
         "    'metric': 'HR MAE reduction (bpm)', 'estimate': gain, 'ci_low': gain - 0.5,\n"
         "    'ci_high': gain + 0.5, 'n_subjects': 14, 'n_windows': 42, 'verdict': verdict,\n"
-        "    'claim_verdict': verdict}],\n"
+        "    'claim_verdict': verdict},\n"
+        "    {'claim': '3', 'statement': 'C tracks the light', 'scenario': 'illumination',\n"
+        "    'level': 'oracle masks', 'metric': '|r| difference', 'estimate': 0.04,\n"
+        "    'ci_low': 0.02, 'ci_high': 0.06 + seed, 'n_subjects': 14, 'n_windows': 14,\n"
+        "    'verdict': 'holds', 'claim_verdict': 'holds'}],\n"
         "    section='00_claims')\n"
         "record('method_table', [{'scenario': 'clean', 'method': 'A', 'mae_bpm': 2.0 + seed,\n"
         "    'mae_ci_low': 1.0, 'mae_ci_high': 3.0 + seed, 'rmse_bpm': 3.0, 'r': 0.9,\n"
         "    'snr_db': 4.0, 'n_windows': 42, 'n_subjects': 14}], section='00_claims')\n"
         "record('data_root', data_root, section='00_claims')\n"
-        "record('attention_sources', [{'source': 'oracle', 'channel': 'mean',\n"
-        "    'difference': 0.04, 'difference_low': 0.02, 'difference_high': 0.06 + seed,\n"
-        "    'n_subjects': 14, 'n_clips': 14, 'verdict': 'holds'}], section='00_claims')\n"
         "fig, ax = plt.subplots()\n"
         "ax.plot([0, 1], [0, gain])\n"
         "save_figure(fig, 'gain', run_dir)\n"
@@ -100,7 +101,7 @@ def test_study_runs_each_seed_and_writes_the_record(project):
 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["seeds"] == [0, 1, 2]
-    (claim,) = metrics["claims"]
+    claim, region = metrics["claims"]
     assert claim["estimate"]["per_seed"] == [1.0, 2.0, 3.0]
     assert claim["estimate"]["mean"] == pytest.approx(2.0)
     assert claim["estimate"]["sd"] == pytest.approx(1.0)
@@ -120,9 +121,13 @@ def test_study_runs_each_seed_and_writes_the_record(project):
     assert "| 1 | A beats B | holds | holds | undecided | **undecided** |" in summary
     assert claim["claim_verdicts"] == ["holds", "holds", "undecided"]
     assert "![The gain.](figures/gain.png)" in summary
-    assert ("| oracle | 0.04 [0.02, 0.06], n = 14 subjects, holds | 0.04 [0.02, 1.06], n = 14 "
-            "subjects, holds | 0.04 [0.02, 2.06], n = 14 subjects, holds |") in summary
-    assert metrics["per_seed"]["2"]["attention_sources"][0]["difference_high"] == 2.06
+    # a claim tested at a level (here: with the ground-truth masks) is a verdict row like any
+    assert region["level"] == "oracle masks" and region["verdict"] == "holds"
+    assert ("| 3 | \\|r\\| difference | illumination (oracle masks) | 0.04 [0.02, 0.06], n = 14 "
+            "subjects / 14 windows, holds | 0.04 [0.02, 1.06]") in summary
+    answer = "| 3 | C tracks the light (oracle masks) | holds | holds | holds | **holds** |"
+    assert answer in summary
+    assert metrics["per_seed"]["2"]["verdicts"][1]["ci_high"] == 2.06
 
     # Run again: every seed is complete, so nothing is executed twice; the recorded seed 1 (in
     # the params file's seeds) stays in the record, seed 2 (asked for once) leaves it.

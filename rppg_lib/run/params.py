@@ -152,7 +152,7 @@ def load_params(path: str | os.PathLike) -> ParamsFile:
         if not isinstance(stem, str) or not stem or "/" in stem or stem.endswith(".ipynb"):
             raise ValueError(
                 f"params file {path}: notebook entry {stem!r} must be a stem such as "
-                "'00_synthetic_data' (no folder, no .ipynb)"
+                "'01_my_step': a notebook's file name without folder and .ipynb"
             )
     duplicates = sorted({s for s in notebooks if notebooks.count(s) > 1})
     if duplicates:

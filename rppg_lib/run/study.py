@@ -15,7 +15,9 @@
    runs are not.
 
 A claim's verdict across seeds is the verdict every seed gives when they all agree, and
-"undecided" when they do not: a result that depends on the seed is not decided.
+"undecided" when they do not (:func:`rppg_lib.stats.across_runs`): a result that depends on the
+seed is not decided. The record keeps of each run what :data:`rppg_lib.stats.RECORDS` declares:
+the verdict rows of every section and the method table.
 
 :func:`compare_records` (``rppg study --compare OTHER``) checks a rerun against a record: every
 number of the seeds both hold, at the precision the summary prints, and every verdict.
@@ -38,8 +40,10 @@ from rppg_lib.atomic import atomic_write_json, atomic_write_text
 from rppg_lib.run.params import load_params
 from rppg_lib.run.provenance import host_info, sha256_file, utc_timestamp
 from rppg_lib.run.record import METRICS_FILE, load_metrics
+from rppg_lib.run.report.answer import method_rows, verdict_rows
 from rppg_lib.run.report.html import MANIFEST_FILE
 from rppg_lib.run.runner import run
+from rppg_lib.stats import METHOD_TABLE_RECORD, RECORDS, VERDICTS_RECORD, across_runs
 
 __all__ = [
     "RUNS_FOLDER",
@@ -61,16 +65,12 @@ CAPTIONS_FILE = "captions.json"
 # What the record keeps of each seed's run manifest.
 RUN_KEYS = ("started_at", "finished_at", "total_seconds", "timings_seconds", "parameters",
             "versions", "git", "host")
-# The columns of a verdict row (the contract of every notebook's `verdicts` record).
-VERDICT_KEYS = ("claim", "statement", "scenario", "metric", "estimate", "ci_low", "ci_high",
-                "n_subjects", "n_windows", "verdict")
+# The records of each run that the study keeps ({name: the columns naming a row}; one
+# declaration, in rppg_lib.stats), each row with its section.
+VERDICT_ROW_KEYS = ("section", *RECORDS[VERDICTS_RECORD])
+TABLES = {VERDICTS_RECORD: VERDICT_ROW_KEYS, METHOD_TABLE_RECORD: RECORDS[METHOD_TABLE_RECORD]}
 # Verdict columns of a verdict row: the metric's own and its claim's (all metrics together).
-VERDICT_COLUMNS = ("verdict", "claim_verdict")
-# The table records of each run that the record keeps, with the columns that name a row: the HR
-# method table (notebook 06) and claim 3 per attention source (notebook 04).
-TABLES = {"method_table": ("scenario", "method"), "attention_sources": ("source", "channel")}
-# The columns that name a verdict row.
-VERDICT_ROW_KEYS = ("section", "claim", "metric", "scenario")
+VERDICT_FIELDS = ("verdict", "claim_verdict")
 # The columns of the method table that the summary shows, with their labels.
 METHOD_COLUMNS = {"mae_bpm": "MAE (bpm)", "rmse_bpm": "RMSE (bpm)", "r": "r", "snr_db": "SNR (dB)"}
 
@@ -134,23 +134,6 @@ def run_study(
 # --- reading the runs ----------------------------------------------------------------------------
 
 
-def _verdict_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every section's ``verdicts`` rows, in section order, each with its section."""
-    rows = []
-    for section, values in metrics.items():
-        if isinstance(values, Mapping) and isinstance(values.get("verdicts"), list):
-            rows += [{"section": section, **row} for row in values["verdicts"]]
-    return rows
-
-
-def _table_rows(metrics: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
-    """The rows of the first section's table record ``name`` (empty when no section has it)."""
-    for values in metrics.values():
-        if isinstance(values, Mapping) and isinstance(values.get(name), list):
-            return list(values[name])
-    return []
-
-
 def _read_run(run_dir: Path) -> dict[str, Any]:
     manifest_path = run_dir / MANIFEST_FILE
     if not manifest_path.is_file():
@@ -160,8 +143,8 @@ def _read_run(run_dir: Path) -> dict[str, Any]:
         raise ValueError(f"the run in {run_dir} did not complete (status "
                          f"{manifest.get('status')!r}); run the study again to resume it")
     metrics = load_metrics(run_dir)
-    return {"manifest": {k: manifest.get(k) for k in RUN_KEYS}, "verdicts": _verdict_rows(metrics),
-            **{name: _table_rows(metrics, name) for name in TABLES}}
+    return {"manifest": {k: manifest.get(k) for k in RUN_KEYS},
+            VERDICTS_RECORD: verdict_rows(metrics), METHOD_TABLE_RECORD: method_rows(metrics)}
 
 
 def _recorded_runs(out: Path, params_sha256: str) -> dict[int, dict[str, Any]]:
@@ -196,18 +179,22 @@ def _mean_sd(values: list[Any]) -> tuple[float | None, float | None]:
     return float(array.mean()), sd
 
 
+def _ident(row: Mapping[str, Any], key: Sequence[str]) -> tuple[str, ...]:
+    """What a row is, by the columns ``key`` (a missing or None column reads as "")."""
+    return tuple("" if row.get(k) is None else str(row.get(k)) for k in key)
+
+
 def across_seeds(per_seed: Mapping[int, list[dict[str, Any]]],
                  key: Sequence[str]) -> list[dict[str, Any]]:
     """Rows matched across seeds by the columns ``key``: each row of the first seed with, per
     numeric column, the list over seeds and their mean and sample standard deviation; for
-    verdict rows also the verdicts per seed and the verdict across seeds (the common verdict,
-    or "undecided" when the seeds disagree or a seed lacks the row)."""
+    verdict rows also the verdicts per seed and the verdict across seeds
+    (:func:`rppg_lib.stats.across_runs`: the common verdict, else undecided)."""
     seeds = list(per_seed)
-    indexed = {s: {tuple(str(r.get(k)) for k in key): r for r in per_seed[s]} for s in seeds}
+    indexed = {s: {_ident(r, key): r for r in per_seed[s]} for s in seeds}
     out = []
     for row in per_seed[seeds[0]]:
-        ident = tuple(str(row.get(k)) for k in key)
-        matched = [indexed[s].get(ident) for s in seeds]
+        matched = [indexed[s].get(_ident(row, key)) for s in seeds]
         merged: dict[str, Any] = {k: row.get(k) for k in key}
         for column, value in row.items():
             if column in key or isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -215,15 +202,13 @@ def across_seeds(per_seed: Mapping[int, list[dict[str, Any]]],
             values = [None if m is None else m.get(column) for m in matched]
             mean, sd = _mean_sd(values)
             merged[column] = {"per_seed": values, "mean": mean, "sd": sd}
-        for column in VERDICT_COLUMNS:
+        for column in VERDICT_FIELDS:
             if column in row:
                 verdicts = [None if m is None else m.get(column) for m in matched]
                 merged[f"{column}s"] = verdicts
-                agreed = len(set(verdicts)) == 1 and verdicts[0] is not None
-                merged[column] = verdicts[0] if agreed else "undecided"
-        for column in ("statement",):
-            if column in row:
-                merged[column] = row[column]
+                merged[column] = across_runs(verdicts)[0]
+        if "statement" in row:
+            merged["statement"] = row["statement"]
         out.append(merged)
     return out
 
@@ -258,12 +243,13 @@ def _claims_table(runs: Mapping[int, dict[str, Any]], combined: list[dict[str, A
     head += ["mean ± sd across seeds", "verdict"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for merged in combined:
-        cells = [_cell(merged["claim"]), _cell(merged["metric"]), _cell(merged["scenario"])]
-        ident = (merged["section"], str(merged["claim"]), str(merged["metric"]),
-                 str(merged["scenario"]))
+        level = f" ({merged['level']})" if merged.get("level") else ""
+        cells = [_cell(merged["claim"]), _cell(merged["metric"]),
+                 _cell(f"{merged['scenario']}{level}")]
+        ident = _ident(merged, VERDICT_ROW_KEYS)
         for s in seeds:
-            row = next((r for r in runs[s]["verdicts"] if (r["section"], str(r["claim"]),
-                        str(r["metric"]), str(r["scenario"])) == ident), None)
+            row = next((r for r in runs[s][VERDICTS_RECORD]
+                        if _ident(r, VERDICT_ROW_KEYS) == ident), None)
             cells.append("–" if row is None else (
                 f"{_fmt(row.get('estimate'))}{_interval(row)}, n = {row.get('n_subjects')} "
                 f"subjects / {row.get('n_windows')} windows, {row.get('verdict')}"))
@@ -275,16 +261,17 @@ def _claims_table(runs: Mapping[int, dict[str, Any]], combined: list[dict[str, A
 
 
 def _answer_table(combined: list[dict[str, Any]], seeds: list[int]) -> str:
-    """One line per claim: its statement, its verdict per seed and across seeds."""
+    """One line per claim and level: its statement, its verdict per seed and across seeds."""
     head = ["claim", "statement"] + [f"seed {s}" for s in seeds] + ["across seeds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     seen = set()
     for merged in combined:
-        ident = (merged["section"], str(merged["claim"]))
+        ident = _ident(merged, ("section", "claim", "level"))
         if ident in seen or "claim_verdicts" not in merged:
             continue
         seen.add(ident)
-        cells = [_cell(merged["claim"]), _cell(merged.get("statement", ""))]
+        level = f" ({merged['level']})" if merged.get("level") else ""
+        cells = [_cell(merged["claim"]), _cell(f"{merged.get('statement', '')}{level}")]
         cells += [str(v) for v in merged["claim_verdicts"]]
         cells.append(f"**{merged['claim_verdict']}**")
         lines.append("| " + " | ".join(cells) + " |")
@@ -305,25 +292,6 @@ def _methods_table(first: list[dict[str, Any]], combined: list[dict[str, Any]], 
         cells.append(f"{_fmt(mae.get('mean'))} ± {_fmt(mae.get('sd'))}")
         cells.append(f"{row.get('n_windows')} / {row.get('n_subjects')}")
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _sources_table(runs: Mapping[int, dict[str, Any]]) -> str:
-    seeds = list(runs)
-    by_seed = {s: {row["source"]: row for row in runs[s]["attention_sources"]
-                   if row.get("channel") == "mean"} for s in seeds}
-    sources = list(dict.fromkeys(name for rows in by_seed.values() for name in rows))
-    lines = ["| source | " + " | ".join(f"seed {s}" for s in seeds) + " |",
-             "|---|" + "---|" * len(seeds)]
-    for source in sources:
-        cells = []
-        for s in seeds:
-            row = by_seed[s].get(source)
-            cells.append("–" if row is None else
-                         f"{_fmt(row['difference'])} [{_fmt(row.get('difference_low'))}, "
-                         f"{_fmt(row.get('difference_high'))}], "
-                         f"n = {row['n_subjects']} subjects, {row.get('verdict', '–')}")
-        lines.append(f"| {source} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -394,22 +362,10 @@ def _summary_text(spec_path: Path, runs: Mapping[int, dict[str, Any]], claims: l
         "",
         "## Methods",
         "",
-        _methods_table(first["method_table"], methods, seeds[0]) if methods
+        _methods_table(first[METHOD_TABLE_RECORD], methods, seeds[0]) if methods
         else "No run recorded a method table.",
         "",
     ]
-    if any(runs[s]["attention_sources"] for s in seeds):
-        parts += [
-            "## Claim 3 by attention source",
-            "",
-            "The same inverse-attention arithmetic on the masks of each source (trained: the "
-            "study's TS-CAN, gate 1; released: open-rppg's TS-CAN trained on real video; oracle: "
-            "the ground-truth skin): the |r| difference (inverse − attended region, channels "
-            "averaged per clip) with its 95 % interval over subjects and the verdict it gives.",
-            "",
-            _sources_table(runs),
-            "",
-        ]
     if figures:
         parts += ["## Key figures (the first seed)", ""]
         for number, (path, caption) in enumerate(figures, start=1):
@@ -439,9 +395,8 @@ def write_study_record(
     wanted = set(spec.study.get("seeds", [])) | set(fresh)
     runs = {s: fresh.get(s) or recorded[s] for s in sorted(wanted) if s in fresh or s in recorded}
     seeds = list(runs)
-    claims = across_seeds({s: r["verdicts"] for s, r in runs.items()}, VERDICT_ROW_KEYS)
-    methods = across_seeds({s: r["method_table"] for s, r in runs.items()},
-                           TABLES["method_table"])
+    claims, methods = (across_seeds({s: r[name] for s, r in runs.items()}, TABLES[name])
+                       for name in (VERDICTS_RECORD, METHOD_TABLE_RECORD))
     if seeds[0] in fresh or not (out / FIGURES_FOLDER).is_dir():
         # the key figures of the first seed; an earlier record's stay when that seed is not rerun
         first = seeds[0] if seeds[0] in fresh else min(fresh)
@@ -451,7 +406,7 @@ def write_study_record(
         "seeds": seeds,
         "claims": claims,
         "methods": methods,
-        "per_seed": {str(s): {"verdicts": r["verdicts"], **{name: r[name] for name in TABLES}}
+        "per_seed": {str(s): {name: r[name] for name in TABLES}
                      for s, r in runs.items()},
     }
     manifest = {
@@ -478,9 +433,9 @@ def write_study_record(
 def _keyed_rows(seed_metrics: Mapping[str, Any]) -> dict[tuple[str, ...], dict[str, Any]]:
     """One seed's verdict and table rows of a record's metrics.json, keyed by what they are."""
     rows = {}
-    for name, columns in {"verdicts": VERDICT_ROW_KEYS, **TABLES}.items():
+    for name, columns in TABLES.items():
         for row in seed_metrics.get(name, []):
-            rows[(name, *(str(row.get(c)) for c in columns))] = row
+            rows[(name, *_ident(row, columns))] = row
     return rows
 
 
@@ -539,6 +494,7 @@ def compare_records(
                     a, b = str(value), str(other_value)
                     if isinstance(value, float) or isinstance(other_value, float):
                         a, b = _fmt(value, digits), _fmt(other_value, digits)
-                    differences.append(f"seed {seed} {' / '.join(key)}: {field} {a} vs {b}")
+                    named = " / ".join(part for part in key if part)
+                    differences.append(f"seed {seed} {named}: {field} {a} vs {b}")
     return [int(seed) for seed in seeds], differences
 

@@ -3,10 +3,10 @@
 ``06_evaluation`` gathers every method's signal per test clip (:func:`clip_signals`,
 :func:`collect_signals`), evaluates all of them window by window for HR and BR
 (:func:`evaluate_methods`), summarises per scenario (:func:`summarize_by_scenario`,
-:func:`bland_altman_table`) and states the paper's claims 1 and 2 as numbers and booleans
-(:func:`claims`). Every comparison has its 95 % interval from a bootstrap over test subjects
-(:mod:`rppg_lib.stats`): :func:`method_table` per scenario and method, :func:`compare_methods`
-and :func:`verdicts` for the claims, each read as holds / fails / undecided. The per-clip glue
+:func:`bland_altman_table`). Every comparison has its 95 % interval from a bootstrap over test
+subjects (:mod:`rppg_lib.stats`): :func:`method_table` per scenario and method,
+:func:`compare_methods` and :func:`verdicts` for the paper's claims 1 and 2, each read as holds /
+fails / undecided by the one rule of :mod:`rppg_lib.stats`. The per-clip glue
 of notebooks 04 and 05 (corruption estimates, claim 3, the denoised clips) is in
 :mod:`rppg_lib.steps.inverse_attention_noise`.
 
@@ -37,7 +37,6 @@ output ("MTTS-CAN (resp)") and from the BR LSTM's denoised respiration of notebo
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +49,7 @@ from rppg_lib.baselines import METHODS, spatial_rgb_means, unsupervised_pulse
 from rppg_lib.constants import BR_BAND, BR_SNR_BAND, BR_SNR_TOLERANCE_HZ, HR_WINDOW_S
 from rppg_lib.evaluation import evaluate_windows
 from rppg_lib.inverse_attention import CorruptionEstimates
-from rppg_lib.metrics import bland_altman, standard_error
+from rppg_lib.metrics import bland_altman
 from rppg_lib.progress import progress_bar
 from rppg_lib.signals import integrate
 from rppg_lib.stats import (
@@ -82,7 +81,6 @@ __all__ = [
     "MethodEvaluation",
     "evaluate_methods",
     "bland_altman_table",
-    "claims",
     "METHOD_TABLE_COLUMNS",
     "method_table",
     "COMPARISON_METRICS",
@@ -408,76 +406,6 @@ def bland_altman_table(rows: pd.DataFrame) -> pd.DataFrame:
     if not out:
         raise ValueError("no method has two windows with an estimate and a reference")
     return pd.DataFrame(out)
-
-
-def _paired(rows: pd.DataFrame, a: str, b: str, column: str) -> tuple[float, float, int]:
-    """Mean and SE over shared windows of rows[column] of method ``a`` minus method ``b``."""
-    keys = ["clip_id", "window"]
-    left = rows[rows["method"] == a].set_index(keys)[column]
-    right = rows[rows["method"] == b].set_index(keys)[column]
-    diff = (left - right).dropna().to_numpy(float)
-    diff = diff[np.isfinite(diff)]
-    if diff.size == 0:
-        return math.nan, math.nan, 0
-    return float(diff.mean()), standard_error(diff), int(diff.size)
-
-
-def claims(
-    hr_rows: pd.DataFrame,
-    *,
-    scenario: str = "illumination",
-    network: str = "TS-CAN",
-) -> dict[str, Any]:
-    """Claims 1 and 2 of the paper on the HR windows of ``scenario``.
-
-    Claim 1: the LSTM with the corruption estimates (``method_labels(network)["rgb+pulse"]``)
-    beats the network alone: higher mean SNR (dB) and lower HR MAE (bpm). Claim 2: it beats the
-    pulse-only LSTM the same way. For each: the two methods' mean SNR and MAE, the SNR gain and
-    the MAE reduction (positive = better), each with the standard error of the paired
-    per-window difference, the number of windows and clips, ``holds`` (gain > 0 and
-    reduction > 0; ties do not hold) and ``beyond_2se`` (both exceed twice their standard error).
-    """
-    labels = method_labels(network)
-    need = {"scenario", "method", "clip_id", "window", "abs_error", "snr_db"}
-    if not isinstance(hr_rows, pd.DataFrame) or not need <= set(hr_rows.columns):
-        raise ValueError(f"hr_rows must be evaluate_methods HR rows with columns {sorted(need)}")
-    rows = hr_rows[hr_rows["scenario"] == scenario]
-    if rows.empty:
-        raise ValueError(f"no windows of scenario {scenario!r} (have "
-                         f"{sorted(set(hr_rows['scenario']))})")
-    full = labels["rgb+pulse"]
-    present = set(rows["method"])
-    out: dict[str, Any] = {"scenario": scenario, "method": full}
-    for name, other in (("claim1", labels["network"]), ("claim2", labels["pulse"])):
-        missing = [m for m in (full, other) if m not in present]
-        if missing:
-            raise ValueError(
-                f"no {scenario} windows of method(s) {missing} (have {sorted(present)})"
-            )
-        mine, theirs = rows[rows["method"] == full], rows[rows["method"] == other]
-        snr_gain, snr_se, n = _paired(rows, full, other, "snr_db")
-        mae_change, mae_se, _ = _paired(rows, full, other, "abs_error")
-        result = {
-            "versus": other,
-            "snr_db": float(mine["snr_db"].mean()),
-            "snr_db_versus": float(theirs["snr_db"].mean()),
-            "snr_gain_db": snr_gain,
-            "snr_gain_se": snr_se,
-            "mae_bpm": float(mine["abs_error"].mean()),
-            "mae_bpm_versus": float(theirs["abs_error"].mean()),
-            "mae_reduction_bpm": -mae_change if not math.isnan(mae_change) else math.nan,
-            "mae_reduction_se": mae_se,
-            "n_windows": n,
-            "n_clips": int(mine["clip_id"].nunique()),
-        }
-        result["holds"] = bool(result["snr_gain_db"] > 0 and result["mae_reduction_bpm"] > 0)
-        # Both gains larger than twice their paired standard errors: a gain the few windows of
-        # a small test set can tell apart from window-to-window scatter.
-        result["beyond_2se"] = bool(
-            result["snr_gain_db"] > 2 * snr_se and result["mae_reduction_bpm"] > 2 * mae_se
-        )
-        out[name] = result
-    return out
 
 
 # --- every comparison with its interval over subjects (rppg_lib.stats) -------------------------

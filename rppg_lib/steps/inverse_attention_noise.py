@@ -4,11 +4,13 @@ tracks the injected illumination.
 It turns the attention masks of ``03_attention_masks`` into corruption estimates per clip
 (:func:`estimate_clips`, stored per clip with :func:`save_clip_estimates`) and checks, on clips
 whose injected illumination is known, that the inverse-attention region tracks it better than the
-attended region (:func:`region_correlation_table`, :func:`region_claim`, the paper's premise:
-claim 3; :func:`region_verdicts` reads it from 95 % intervals over subjects: holds, fails or
-undecided). The same arithmetic runs on the masks of every attention source of notebook 03 (the
-trained network, the released TS-CAN, the ground-truth skin): estimates saved by source, and the
-sources side by side with intervals over subjects (:func:`source_comparison`).
+attended region (:func:`region_correlation_table`, the paper's premise: claim 3;
+:func:`region_verdicts` reads it from 95 % intervals over subjects: holds, fails or undecided;
+:func:`mask_variant_table` describes it under each inverse-mask option). The same arithmetic runs
+on the masks of every attention source of notebook 03 (the trained network, the released TS-CAN,
+the ground-truth skin): estimates saved by source, the sources side by side with intervals over
+subjects (:func:`source_comparison`), and claim 3's verdict per source (:func:`region_verdicts`
+with the source as its ``level``).
 """
 
 from __future__ import annotations
@@ -32,10 +34,9 @@ from rppg_lib.inverse_attention import (
     normalize_masks,
     save_estimates,
 )
-from rppg_lib.metrics import standard_error
 from rppg_lib.progress import progress_bar
 from rppg_lib.run.report.figures import COLORS, style_context
-from rppg_lib.stats import Interval, paired_cluster_bootstrap, verdict, verdict_rows
+from rppg_lib.stats import paired_cluster_bootstrap, verdict_rows
 from rppg_lib.steps import artifacts
 from rppg_lib.steps.artifacts import (
     ATTENTION_SOURCES,
@@ -53,11 +54,10 @@ __all__ = [
     "load_clip_estimates",
     "estimate_clips",
     "region_correlation_table",
-    "region_claim",
     "CLAIM3_STATEMENT",
     "region_verdicts",
     "MASK_VARIANTS",
-    "region_claim_variants",
+    "mask_variant_table",
     "plot_inverse_masks",
     "source_correlation_tables",
     "source_comparison",
@@ -184,61 +184,20 @@ def region_correlation_table(
     return pd.concat(tables, ignore_index=True)
 
 
-def region_claim(table: pd.DataFrame, *, min_difference: float = 0.2) -> dict[str, Any]:
-    """Claim 3 from :func:`region_correlation_table` rows: the inverse-attention estimate tracks
-    the injected illumination far better than the attended region does.
-
-    Returns per channel the mean |r| of both regions over clips, their means over channels and
-    clips (``r_inverse``, ``r_attention``), ``difference`` = r_inverse − r_attention with its
-    standard error over the clip-channel pairs, ``n_clips``, ``channels_better`` (how many
-    channels have the higher mean |r| in the inverse region) and ``meets_margin``: the point
-    estimates clear the paper's bar, difference >= ``min_difference`` (a margin on |r|, not only
-    a sign) and every channel better. It is not a verdict: that comes from the interval over
-    subjects (:func:`region_verdicts`).
-    """
-    need = {"clip_id", "channel", "r_inverse", "r_attention"}
-    if not isinstance(table, pd.DataFrame) or not need <= set(table.columns):
-        raise ValueError(f"table must be region_correlation_table rows with columns {sorted(need)}")
-    if table.empty:
-        raise ValueError("table is empty: no correlations to judge")
-    margin = float(min_difference)
-    if not 0.0 <= margin < 1.0:
-        raise ValueError(f"min_difference must be in [0, 1), got {min_difference!r}")
-    per_channel = {
-        channel: {
-            "r_inverse": float(group["r_inverse"].mean()),
-            "r_attention": float(group["r_attention"].mean()),
-        }
-        for channel, group in table.groupby("channel", sort=False)
-    }
-    diffs = (table["r_inverse"] - table["r_attention"]).to_numpy(float)
-    better = sum(v["r_inverse"] > v["r_attention"] for v in per_channel.values())
-    difference = float(diffs.mean())
-    return {
-        "per_channel": {c: per_channel[c] for c in CHANNELS if c in per_channel},
-        "r_inverse": float(table["r_inverse"].mean()),
-        "r_attention": float(table["r_attention"].mean()),
-        "difference": difference,
-        "difference_se": standard_error(diffs),
-        "n_clips": int(table["clip_id"].nunique()),
-        "channels_better": int(better),
-        "min_difference": margin,
-        "meets_margin": bool(difference >= margin and better == len(per_channel)),
-    }
-
-
 CLAIM3_STATEMENT = ("the inverse-attention region tracks the injected light better than the "
                     "attended region")
 
 
 def region_verdicts(
-    table: pd.DataFrame, *, scenario: str = "illumination", **options: Any
+    table: pd.DataFrame, *, scenario: str = "illumination", level: str = "", **options: Any
 ) -> pd.DataFrame:
     """Claim 3's verdict rows (keys :data:`rppg_lib.stats.VERDICT_COLUMNS`, claim "3") from
     :func:`region_correlation_table` rows: the paired |r| difference r_inverse − r_attention per
     channel and over all channels, each with its 95 % interval from a bootstrap over subjects
     (n_windows counts clip-channel pairs); the claim (``claim_verdict``) holds only when every
-    row holds. options: n_resamples, seed (of the bootstrap), min_subjects (of the verdict)."""
+    row holds. ``level`` names what the masks came from when several are compared (e.g. an
+    attention source). options: n_resamples, seed (of the bootstrap), min_subjects (of the
+    verdict)."""
     need = {"subject", "channel", "r_inverse", "r_attention"}
     if not isinstance(table, pd.DataFrame) or not need <= set(table.columns) or table.empty:
         raise ValueError(f"table must be non-empty region_correlation_table rows with columns "
@@ -252,7 +211,7 @@ def region_verdicts(
             group["subject"].to_numpy(), "mean", **options)
         for name, group in groups.items()
     }
-    return pd.DataFrame(verdict_rows("3", CLAIM3_STATEMENT, scenario, intervals,
+    return pd.DataFrame(verdict_rows("3", CLAIM3_STATEMENT, scenario, intervals, level=level,
                                      **verdict_options))
 
 
@@ -265,26 +224,28 @@ MASK_VARIANTS: tuple[tuple[str, str], ...] = (
 )
 
 
-def region_claim_variants(
+def mask_variant_table(
     clips: Sequence[Any],
     attention: Mapping[str, Any],
     preprocessed: Mapping[str, Any],
     *,
     variants: Sequence[tuple[str, str]] = MASK_VARIANTS,
-    min_difference: float = 0.2,
     **options: Any,
 ) -> pd.DataFrame:
-    """Claim 3 (:func:`region_claim`) under each (kind, mode) inverse-mask option of
-    ``variants`` (binary masks at the released τ = 0.1): one row per variant with kind, mode,
-    r_inverse, r_attention, difference, difference_se, meets_margin. ``options``: lam, band,
-    order."""
+    """Mean |r| with the injected illumination of the inverse and of the attended region under
+    each (kind, mode) inverse-mask option of ``variants`` (binary masks at the released τ = 0.1),
+    over the clip-channel pairs of :func:`region_correlation_table`: one row per variant with
+    kind, mode, r_inverse, r_attention, difference (r_inverse − r_attention), n_clips. A
+    description, not a verdict (that is :func:`region_verdicts`). ``options``: lam, band, order."""
     rows = []
     for kind, mode in variants:
         table = region_correlation_table(clips, attention, preprocessed, kind=kind, mode=mode,
                                          **options)
-        claim = region_claim(table, min_difference=min_difference)
-        rows.append({"kind": kind, "mode": mode, **{k: claim[k] for k in (
-            "r_inverse", "r_attention", "difference", "difference_se", "meets_margin")}})
+        r_inverse = float(table["r_inverse"].mean())
+        r_attention = float(table["r_attention"].mean())
+        rows.append({"kind": kind, "mode": mode, "r_inverse": r_inverse,
+                     "r_attention": r_attention, "difference": r_inverse - r_attention,
+                     "n_clips": int(table["clip_id"].nunique())})
     if not rows:
         raise ValueError("variants is empty")
     return pd.DataFrame(rows)
@@ -366,9 +327,6 @@ def _source_rows(source: str, table: pd.DataFrame, seed: int) -> list[dict[str, 
             row.update({column: mean, f"{column}_low": low, f"{column}_high": high})
         row.update(n_subjects=int(group["subject"].nunique()),
                    n_clips=int(group["clip_id"].nunique()))
-        difference = Interval(row["difference"], row["difference_low"], row["difference_high"],
-                              row["n_subjects"], len(group))
-        row["verdict"] = verdict(difference)[0]  # of claim 3 with this source's masks
         rows.append(row)
     return rows
 
@@ -401,8 +359,8 @@ def source_comparison(tables: Mapping[str, pd.DataFrame], *, seed: int = 0) -> p
     first) with r_inverse, r_attention and difference = r_inverse − r_attention (claim 3), each the
     mean over subjects of the per-subject mean |r| with its 95 % interval (``_low``, ``_high``:
     percentile bootstrap over subjects, seeded by ``seed``; NaN with fewer than 3 subjects),
-    n_subjects, n_clips, and the ``verdict`` of claim 3 with this source's masks from the
-    difference's interval (:func:`rppg_lib.stats.verdict`: undecided under 10 subjects).
+    n_subjects and n_clips. A description: claim 3's verdict with each source's masks is
+    :func:`region_verdicts` with ``level`` = the source.
     """
     if not tables:
         raise ValueError("tables is empty: no attention source to compare")

@@ -180,17 +180,17 @@ def _title(folder: Path, manifest: dict) -> str:
     return out
 
 
-def _answer(folder: Path, manifest: dict, metrics: dict, figures: list[SavedFigure]) -> str:
+def _answer(metrics: dict, figures: list[SavedFigure]) -> str:
     """The first screen: verdicts and method table on the left, key figures on the right."""
-    rows, recorded = verdict_rows(metrics, manifest.get("parameters"))
-    methods = method_rows(metrics, folder)
+    rows = verdict_rows(metrics)
+    methods = method_rows(metrics)
     key = [f for f in figures if f.key]
     shown = "".join(figure_html(f, css_class="key") for f in key) or (
         "<p class=note>No figure of this run is marked as a key figure.</p>")
     note = '<p class="note">Intervals: 95 %; best value per scenario in bold.</p>'
     return (
         '<div class="answer"><section id="answer-tables"><h2>Verdicts</h2>'
-        f"{verdicts_html(rows, recorded)}<h2>Methods (heart rate)</h2>{methods_html(methods)}"
+        f"{verdicts_html(rows)}<h2>Methods (heart rate)</h2>{methods_html(methods)}"
         f'{note if methods else ""}</section>'
         f'<section id="key-figures"><h2>Key figures</h2>{shown}</section></div>'
     )
@@ -240,7 +240,7 @@ def build_index(run_dir: str | os.PathLike | None = None, *, screenshot: bool = 
     notebooks = _notebooks(folder, manifest, metrics, found)
     figures, tables = collect_figures(folder, notebooks), collect_tables(folder, notebooks)
     stems = notebooks + ([""] if any(not x.notebook for x in [*figures, *tables]) else [])
-    body = [_title(folder, manifest), _answer(folder, manifest, metrics, figures)]
+    body = [_title(folder, manifest), _answer(metrics, figures)]
     body += [_notebook_section(s, folder, manifest, figures, tables) for s in stems]
     if not figures:
         body.append("<p>No figures.</p>")

@@ -144,25 +144,26 @@ def _interval(est: Any, low: Any, high: Any) -> str:
 
 
 def _claim_groups(rows: list[dict]) -> list[list[dict]]:
-    """Consecutive rows of one claim (same claim, statement and scenario) together."""
+    """Consecutive rows of one claim at one level (same claim, statement, scenario, level)."""
     groups: list[list[dict]] = []
+    names = ("claim", "statement", "scenario", "level")
     for row in rows:
-        key = (row.get("claim"), row.get("statement"), row.get("scenario"))
-        if groups and (groups[-1][0].get("claim"), groups[-1][0].get("statement"),
-                       groups[-1][0].get("scenario")) == key:
+        if groups and all(groups[-1][0].get(k) == row.get(k) for k in names):
             groups[-1].append(row)
         else:
             groups.append([row])
     return groups
 
 
+def _where(row: dict) -> str:
+    """The scenario of a claim's rows, with its level when it has one."""
+    level = row.get("level")
+    return f"{row.get('scenario') or '–'}" + (f" ({level})" if level else "")
+
+
 def _claim_verdict(group: list[dict]) -> str:
-    """The claim's recorded verdict, else the common verdict of its metrics (else undecided)."""
-    recorded = group[0].get("claim_verdict")
-    if recorded:
-        return str(recorded)
-    verdicts = {str(r.get("verdict")) for r in group}
-    return verdicts.pop() if len(verdicts) == 1 else "undecided"
+    """The claim's verdict as its rows record it (rppg_lib.stats.combine over its metrics)."""
+    return str(group[0].get("claim_verdict") or "undecided")
 
 
 def _metric_line(row: dict, counts: list[str]) -> str:
@@ -172,9 +173,10 @@ def _metric_line(row: dict, counts: list[str]) -> str:
             f' <span class="ci">(n: {shown}; {escape(str(row.get("verdict")))})</span>')
 
 
-def verdicts_html(rows: list[dict], recorded: bool) -> str:
-    """The verdict table (``id="verdicts"``), one row per claim: claim, statement, scenario, each
-    metric's estimate [95 % interval] with its n and verdict, and the claim's verdict."""
+def verdicts_html(rows: list[dict]) -> str:
+    """The verdict table (``id="verdicts"``), one row per claim and level: claim, statement,
+    scenario (and level), each metric's estimate [95 % interval] with its n and verdict, and the
+    claim's verdict."""
     if not rows:
         return '<table id="verdicts"><tr><td>No claim was evaluated in this run.</td></tr></table>'
     counts = [c for c in ("n_subjects", "n_clips", "n_windows") if any(r.get(c) for r in rows)]
@@ -183,16 +185,13 @@ def verdicts_html(rows: list[dict], recorded: bool) -> str:
     body = "".join(
         f"<tr><td>{escape(str(group[0].get('claim', '')))}</td>"
         f"<td>{escape(str(group[0].get('statement', '')))}</td>"
-        f"<td>{escape(str(group[0].get('scenario') or '–'))}</td>"
+        f"<td>{escape(_where(group[0]))}</td>"
         f"<td>{'<br>'.join(_metric_line(r, counts) for r in group)}</td>"
         f"<td><span class=\"verdict {escape(_claim_verdict(group))}\">"
         f"{escape(_claim_verdict(group))}</span></td></tr>"
         for group in _claim_groups(rows)
     )
-    note = "" if recorded else (
-        '<p class="note">From the claim records: interval = estimate ± 1.96 standard errors; '
-        "holds when it lies wholly beyond the claim's threshold, fails when wholly short.</p>")
-    return f'<table id="verdicts"><tr>{head}</tr>{body}</table>{note}'
+    return f'<table id="verdicts"><tr>{head}</tr>{body}</table>'
 
 
 def _best(rows: list[dict], column: str, higher: bool) -> dict[str, float]:
