@@ -23,7 +23,7 @@ from rppg_lib.run.cli import main
 from rppg_lib.run.params import (
     check_parameter_values,
     load_params,
-    parameter_defaults,
+    notebook_parameters,
     resolve_parameters,
 )
 
@@ -49,8 +49,10 @@ def two_notebooks(tmp_path) -> Path:
     folder = tmp_path / "notebooks"
     folder.mkdir()
     cells = {
-        "00_first": "run_dir = None  # set by the runner\nseed = 0  # random seed\n",
-        "02_train": "run_dir = None  # set by the runner\nepochs = 2  # epochs\nlr = 1e-3\n",
+        "00_first": "run_dir = None  # set by the runner\n"
+                    "seed = 0  # random seed; range [0, inf)\n",
+        "02_train": "run_dir = None  # set by the runner\nepochs = 2  # epochs; range [1, inf)\n"
+                    "lr = 1e-3  # learning rate; range (0, inf)\nwindow = 10.0  # no range\n",
     }
     for stem, source in cells.items():
         nb = new_notebook(metadata=KERNELSPEC)
@@ -101,17 +103,42 @@ def test_run_checks_every_value_before_any_notebook_runs(
 )
 def test_suite_notebooks_declare_types_and_ranges(repo_root, tmp_path, override, message):
     spec = load_params(repo_root / "params" / "default.yaml")
-    defaults = {s: parameter_defaults(NOTEBOOKS / f"{s}.ipynb") for s in spec.notebooks}
+    defaults = {s: notebook_parameters(NOTEBOOKS / f"{s}.ipynb") for s in spec.notebooks}
     declared = {s: list(d) for s, d in defaults.items()}
     resolved = resolve_parameters(spec, declared, override, tmp_path)
     with pytest.raises(ValueError, match=message):
         check_parameter_values(resolved, defaults)
 
 
+def test_a_range_is_read_from_the_end_of_the_parameter_comment(two_notebooks):
+    declared = notebook_parameters(two_notebooks.parent.parent / "notebooks" / "02_train.ipynb")
+    assert str(declared["epochs"].range) == ">= 1" and 1 in declared["epochs"].range
+    assert 0 not in declared["lr"].range and 1e-9 in declared["lr"].range
+    assert declared["window"].range is None and declared["window"].default == 10.0
+    nb = new_notebook(metadata=KERNELSPEC)
+    nb.cells = [new_code_cell("tau = 0.1  # share; range [0, one)",
+                              metadata={"tags": ["parameters"]})]
+    bad = two_notebooks.parent / "bad.ipynb"
+    nbformat.write(nb, bad)
+    with pytest.raises(ValueError, match=r"parameter tau: range bound 'one' is not a number"):
+        notebook_parameters(bad)
+
+
+def test_every_numeric_parameter_of_the_suite_declares_its_range():
+    """One declaration per parameter: the runner checks what the notebook's line says."""
+    unbounded = []
+    for path in sorted(NOTEBOOKS.glob("0*.ipynb")):
+        for name, declared in notebook_parameters(path).items():
+            numeric = isinstance(declared.default, (int, float))
+            if numeric and not isinstance(declared.default, bool) and declared.range is None:
+                unbounded.append(f"{path.stem}.{name}")
+    assert unbounded == []
+
+
 @pytest.mark.parametrize("name", ["default", "smoke", "paper_ubfc_phys", "paper_mmse_hr"])
 def test_shipped_params_pass_the_value_checks(repo_root, tmp_path, name):
     spec = load_params(repo_root / "params" / f"{name}.yaml")
-    defaults = {s: parameter_defaults(NOTEBOOKS / f"{s}.ipynb") for s in spec.notebooks}
+    defaults = {s: notebook_parameters(NOTEBOOKS / f"{s}.ipynb") for s in spec.notebooks}
     declared = {s: list(d) for s, d in defaults.items()}
     check_parameter_values(resolve_parameters(spec, declared, {}, tmp_path), defaults)
 

@@ -23,10 +23,13 @@ with ``{seed}`` (e.g. a data folder per seed)::
       per_seed:
         00_synthetic_data.data_root: ../data/synthetic/study/seed-{seed}
 
-Every value is checked before anything runs (:func:`check_parameter_values`): against the type
-of the default in the notebook's parameters cell (an int default takes integers, a float default
-numbers, a string default strings, ...), and, for the names in :data:`PARAMETER_RANGES`, against
-the range the notebooks' comments state.
+Every value is checked before anything runs (:func:`check_parameter_values`) against the one
+declaration of each parameter, its line in the notebook's parameters cell
+(:func:`notebook_parameters`): the type of its default (an int default takes integers, a float
+default numbers, a string default strings, ...) and the range its comment ends with, written
+``; range [1, inf)`` (brackets include the end, parentheses exclude it)::
+
+    epochs = 60  # training epochs of each LSTM; range [1, inf)
 """
 
 from __future__ import annotations
@@ -50,8 +53,9 @@ __all__ = [
     "parse_overrides",
     "declared_parameters",
     "resolve_parameters",
-    "PARAMETER_RANGES",
-    "parameter_defaults",
+    "Range",
+    "Declared",
+    "notebook_parameters",
     "check_parameter_values",
 ]
 
@@ -227,55 +231,79 @@ def declared_parameters(notebook: str | os.PathLike) -> list[str]:
         raise ValueError(f"cannot read the parameters of notebook {notebook}: {err}") from err
 
 
-def parameter_defaults(notebook: str | os.PathLike) -> dict[str, Any]:
-    """Default value of each name of the notebook's ``parameters`` cell (a literal; a default
-    that is not a Python literal maps to None, and its values are then not type-checked)."""
+@dataclass(frozen=True)
+class Range:
+    """An interval of allowed numbers; None: unbounded on that side."""
+
+    low: float | None
+    high: float | None
+    low_inclusive: bool
+    high_inclusive: bool
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value < self.low if self.low_inclusive else value <= self.low):
+            return False
+        return self.high is None or (value <= self.high if self.high_inclusive
+                                     else value < self.high)
+
+    def __str__(self) -> str:
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>=' if self.low_inclusive else '>'} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'<=' if self.high_inclusive else '<'} {self.high:g}")
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One parameter as its notebook declares it: the literal default (None when not a literal:
+    then any type is accepted) and the range its comment states (None: any number)."""
+
+    default: Any
+    range: Range | None = None
+
+
+# "; range [1, inf)" at the end of a parameter's comment
+_RANGE = re.compile(r";\s*range\s*([\[(])\s*([^,\s]+)\s*,\s*([^\])\s]+)\s*([\])])\s*$")
+
+
+def _bound(text: str, where: str) -> float | None:
+    if text in ("inf", "-inf"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{where}: range bound {text!r} is not a number or inf") from None
+
+
+def _declared_range(comment: str, where: str) -> Range | None:
+    match = _RANGE.search(comment)
+    if match is None:
+        return None
+    opening, low, high, closing = match.groups()
+    return Range(_bound(low, where), _bound(high, where), opening == "[", closing == "]")
+
+
+def notebook_parameters(notebook: str | os.PathLike) -> dict[str, Declared]:
+    """Each name of the notebook's ``parameters`` cell with its default (a literal; a default
+    that is not a Python literal maps to None, and its values are then not type-checked) and
+    the range its comment declares (``; range [0, 1)``)."""
     import papermill
 
     try:
         inspected = papermill.inspect_notebook(str(notebook))
     except Exception as err:  # papermill raises several types for unreadable notebooks
         raise ValueError(f"cannot read the parameters of notebook {notebook}: {err}") from err
-    defaults: dict[str, Any] = {}
+    declared: dict[str, Declared] = {}
     for name, info in inspected.items():
         try:
-            defaults[name] = ast.literal_eval(str(info.get("default")))
+            default = ast.literal_eval(str(info.get("default")))
         except (ValueError, SyntaxError):
-            defaults[name] = None
-    return defaults
-
-
-# The ranges the notebooks' parameters cells state in their comments, as (low, high, low
-# inclusive, high inclusive); None: unbounded. The name means the same thing in every notebook
-# that declares it.
-PARAMETER_RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
-    "seed": (0, None, True, False),
-    "subjects": (3, None, True, False),
-    "seconds": (0, None, False, False),
-    "fps": (0, None, False, False),
-    "frame_size": (64, None, True, False),
-    "size": (1, None, True, False),
-    "box_scale": (0, None, False, False),
-    "chunk_length": (1, None, True, False),
-    "workers": (0, None, True, False),
-    "epochs": (1, None, True, False),
-    "batch_size": (1, None, True, False),
-    "lr": (0, None, False, False),
-    "hr_window_s": (0, None, False, False),
-    "threshold": (0, 1, True, False),
-    "detrend_lambda": (0, None, False, False),
-    "max_grad_norm": (0, None, False, False),
-    "hidden_size": (1, None, True, False),
-    "cpu_threads": (1, None, True, False),
-    "window_s": (0, None, False, False),
-    "br_window_s": (0, None, False, False),
-    "zero_target_epochs": (1, None, True, False),
-    "patience": (0, None, True, False),
-    "br_epochs": (1, None, True, False),
-    "br_patience": (0, None, True, False),
-    "br_window": (2, None, True, False),
-    "train_hop": (1, None, True, False),
-}
+            default = None
+        where = f"notebook {notebook}, parameter {name}"
+        declared[name] = Declared(default, _declared_range(str(info.get("help") or ""), where))
+    return declared
 
 
 def _type_name(value: Any) -> str:
@@ -297,43 +325,31 @@ def _fits_type(value: Any, default: Any) -> bool:
     return isinstance(value, type(default))
 
 
-def _range_text(low: Any, high: Any, low_in: bool, high_in: bool) -> str:
-    parts = []
-    if low is not None:
-        parts.append(f"{'>=' if low_in else '>'} {low}")
-    if high is not None:
-        parts.append(f"{'<=' if high_in else '<'} {high}")
-    return " and ".join(parts)
-
-
 def check_parameter_values(
-    resolved: Mapping[str, Mapping[str, Any]], defaults: Mapping[str, Mapping[str, Any]]
+    resolved: Mapping[str, Mapping[str, Any]], declared: Mapping[str, Mapping[str, Declared]]
 ) -> None:
     """ValueError naming the notebook, the parameter and the value for a value whose type differs
-    from the notebook's default (``-p 02_train_tscan.epochs=abc``) or that lies outside
-    :data:`PARAMETER_RANGES` (``epochs=-1``). ``resolved`` is :func:`resolve_parameters`'s
-    result, ``defaults`` maps each stem to :func:`parameter_defaults`."""
+    from the notebook's default (``-p 02_train_tscan.epochs=abc``) or that lies outside the
+    range its parameters cell declares (``epochs=-1``). ``resolved`` is
+    :func:`resolve_parameters`'s result, ``declared`` maps each stem to
+    :func:`notebook_parameters`."""
     for stem, values in resolved.items():
         for name, value in values.items():
             if name in RESERVED_PARAMETERS:
                 continue
-            default = defaults.get(stem, {}).get(name)
+            declaration = declared.get(stem, {}).get(name, Declared(None))
+            default = declaration.default
             if not _fits_type(value, default):
                 raise ValueError(
                     f"parameter {name} of notebook {stem} must be {_type_name(default)} like its "
                     f"default {default!r}, got {value!r} ({_type_name(value)})"
                 )
-            if name not in PARAMETER_RANGES or isinstance(value, bool) \
-                    or not isinstance(value, (int, float)):
+            allowed = declaration.range
+            if allowed is None or isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
-            low, high, low_in, high_in = PARAMETER_RANGES[name]
-            below = low is not None and (value < low if low_in else value <= low)
-            above = high is not None and (value > high if high_in else value >= high)
-            if below or above:
-                raise ValueError(
-                    f"parameter {name} of notebook {stem} must be "
-                    f"{_range_text(low, high, low_in, high_in)}, got {value!r}"
-                )
+            if value not in allowed:
+                raise ValueError(f"parameter {name} of notebook {stem} must be {allowed}, "
+                                 f"got {value!r}")
 
 
 def _unknown(name: str, where: str, valid: Iterable[str]) -> ValueError:

@@ -53,7 +53,7 @@ from rppg_lib.run import numerics
 from rppg_lib.run.params import (
     check_parameter_values,
     load_params,
-    parameter_defaults,
+    notebook_parameters,
     resolve_parameters,
 )
 from rppg_lib.run.provenance import (
@@ -391,12 +391,12 @@ def _plan(
         raise FileNotFoundError(
             f"notebook(s) listed in {params_path} not found: {', '.join(missing)}"
         )
-    defaults = {stem: parameter_defaults(path) for stem, path in sources.items()}
-    declared = {stem: list(names) for stem, names in defaults.items()}
+    declarations = {stem: notebook_parameters(path) for stem, path in sources.items()}
+    declared = {stem: list(names) for stem, names in declarations.items()}
     run_dir = Path(out_dir if out_dir is not None else Path("reports") / params_path.stem)
     run_dir = run_dir.resolve()
     injected = resolve_parameters(spec, declared, dict(overrides or {}), run_dir)
-    check_parameter_values(injected, defaults)
+    check_parameter_values(injected, declarations)
     return _RunPlan(params_path, spec, nb_dir, sources, run_dir, injected)
 
 
