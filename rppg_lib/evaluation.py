@@ -55,11 +55,12 @@ def prepare_waveform(
 @dataclass(frozen=True)
 class _WindowReference:
     """The ground truth of :func:`evaluate_windows`: the prepared reference waveform (T,) at the
-    estimate's rate, and/or an HR series (bpm) with its samples per window."""
+    estimate's rate, and/or an HR series (bpm) with its rate (Hz) and samples per window."""
 
     waveform: np.ndarray | None
     hr_series: np.ndarray | None
     hr_samples_per_window: int | None
+    hr_fs: float | None = None
 
 
 def _window_row(
@@ -139,31 +140,11 @@ def evaluate_windows(
     low, high = check_band(band[0], band[1], fs, name="band")
     check_choice(snr_db, "snr_db", ("power", "amplitude"))
     length = int(round(window_s * fs))
-    n_windows = est.size // length
-    ref_wave = None
-    if reference_waveform is not None:
-        ref_wave = as_signal(reference_waveform, "reference_waveform")
-        check_same_length(est, ref_wave, "estimate", "reference_waveform")
-        ref_wave = prepare_waveform(ref_wave, fs, (low, high), filter_order)
-    hr_series = None
-    if reference_hr_series is not None:
-        if reference_hr_fs is None:
-            raise ValueError("reference_hr_fs (Hz) is required with reference_hr_series")
-        ref_fs = check_fs(reference_hr_fs, "reference_hr_fs")
-        hr_series = as_signal(reference_hr_series, "reference_hr_series", min_length=1)
-        ref_length = int(round(window_s * ref_fs))
-        n_windows = min(n_windows, hr_series.size // ref_length)
-    if n_windows == 0:
-        raise ValueError(
-            f"window_s = {window_s:g} s is longer than the signals: estimate {est.size / fs:g} s"
-            + ("" if hr_series is None else f", reference_hr_series {hr_series.size / ref_fs:g} s")
-        )
-    if nfft is None:
-        nfft = 4 * length
+    waveform = _prepared_reference(reference_waveform, est, fs, (low, high), filter_order)
+    reference = _reference_hr(waveform, reference_hr_series, reference_hr_fs, window_s)
+    n_windows = _window_count(est.size, fs, length, window_s, reference)
+    nfft = 4 * length if nfft is None else nfft
     proc = prepare_waveform(est, fs, (low, high), filter_order)
-    reference = _WindowReference(
-        ref_wave, hr_series, None if hr_series is None else ref_length
-    )
     snr_options = {"low": snr_band[0], "high": snr_band[1], "tolerance_hz": snr_tolerance_hz,
                    "nfft": nfft, "db": snr_db}
     rows = [
@@ -178,6 +159,58 @@ def evaluate_windows(
         "nfft": nfft, "unevaluated_s": (est.size - n_windows * length) / fs,
     })
     return df
+
+
+def _prepared_reference(
+    reference_waveform: np.ndarray | None,
+    est: np.ndarray,
+    fs: float,
+    band: tuple[float, float],
+    filter_order: int,
+) -> np.ndarray | None:
+    """The reference waveform (T,) checked against the estimate and prepared like it."""
+    if reference_waveform is None:
+        return None
+    ref_wave = as_signal(reference_waveform, "reference_waveform")
+    check_same_length(est, ref_wave, "estimate", "reference_waveform")
+    return prepare_waveform(ref_wave, fs, band, filter_order)
+
+
+def _reference_hr(
+    waveform: np.ndarray | None,
+    reference_hr_series: np.ndarray | None,
+    reference_hr_fs: float | None,
+    window_s: float,
+) -> _WindowReference:
+    """The ground truth: the prepared waveform and the checked HR series (bpm) at its rate."""
+    if reference_hr_series is None:
+        return _WindowReference(waveform, None, None)
+    if reference_hr_fs is None:
+        raise ValueError("reference_hr_fs (Hz) is required with reference_hr_series")
+    ref_fs = check_fs(reference_hr_fs, "reference_hr_fs")
+    hr_series = as_signal(reference_hr_series, "reference_hr_series", min_length=1)
+    return _WindowReference(waveform, hr_series, int(round(window_s * ref_fs)), ref_fs)
+
+
+def _window_count(
+    n_samples: int, fs: float, length: int, window_s: float, reference: _WindowReference
+) -> int:
+    """Whole windows of ``length`` samples inside the estimate and the HR series; ValueError
+    when there is none."""
+    n_windows = n_samples // length
+    hr_series = reference.hr_series
+    if hr_series is not None:
+        n_windows = min(n_windows, hr_series.size // reference.hr_samples_per_window)
+    if n_windows == 0:
+        raise ValueError(
+            f"window_s = {window_s:g} s is longer than the signals: estimate {n_samples / fs:g} s"
+            + (
+                ""
+                if hr_series is None
+                else f", reference_hr_series {hr_series.size / reference.hr_fs:g} s"
+            )
+        )
+    return n_windows
 
 
 def evaluate_video(
