@@ -10,6 +10,7 @@ a temporary folder that the next build removes.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -177,9 +178,9 @@ def build_synthetic_dataset(
     :func:`read_synthetic` reads it.
     """
     root = Path(root)
-    spec = _DatasetSpec.checked(
+    spec = _DatasetSpec(
         subjects, scenarios, seconds, fps, size, seed, overrides, video_format
-    )
+    ).checked()
     root.mkdir(parents=True, exist_ok=True)
     for leftover in root.glob(f"{_TMP_PREFIX}*"):
         # Temporary folders only exist while a build runs: these are from an interrupted one.
@@ -190,31 +191,23 @@ def build_synthetic_dataset(
 
 @dataclass(frozen=True)
 class _DatasetSpec:
-    """The checked arguments of :func:`build_synthetic_dataset` (same meanings and units)."""
+    """The arguments of :func:`build_synthetic_dataset` (same meanings and units), as given
+    until :meth:`checked`."""
 
     subjects: int
-    scenarios: list[str]
+    scenarios: Sequence[str]
     seconds: float
     fps: float
     size: int
     seed: int
-    overrides: dict[str, Any]
+    overrides: dict[str, Any] | None
     video_format: str
 
-    @classmethod
-    def checked(
-        cls,
-        subjects: int,
-        scenarios: Sequence[str],
-        seconds: float,
-        fps: float,
-        size: int,
-        seed: int,
-        overrides: dict | None,
-        video_format: str,
-    ) -> _DatasetSpec:
-        """ValueError naming the first bad argument; overrides as JSON gives them back."""
-        subjects = check_positive_int(subjects, "subjects")
+    def checked(self) -> _DatasetSpec:
+        """The spec with its values checked: ValueError naming the first bad argument;
+        scenarios as a list, overrides as JSON gives them back."""
+        subjects = check_positive_int(self.subjects, "subjects")
+        scenarios = self.scenarios
         if isinstance(scenarios, str) or not scenarios:
             raise ValueError(
                 f"scenarios must be a non-empty list of scenario names, got {scenarios!r}"
@@ -225,17 +218,20 @@ class _DatasetSpec:
             raise ValueError(
                 f"scenarios must be distinct names from {SCENARIOS}, got {scenarios!r}"
             )
-        seconds = check_positive(seconds, "seconds")
-        fps = check_fs(fps, "fps")
-        size = check_positive_int(size, "size")
+        seconds = check_positive(self.seconds, "seconds")
+        fps = check_fs(self.fps, "fps")
+        size = check_positive_int(self.size, "size")
+        seed = self.seed
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-        if video_format not in _VIDEO_FORMATS:
+        if self.video_format not in _VIDEO_FORMATS:
             raise ValueError(
-                f"video_format must be one of {_VIDEO_FORMATS}, got {video_format!r}"
+                f"video_format must be one of {_VIDEO_FORMATS}, got {self.video_format!r}"
             )
-        overrides = _json_roundtrip(dict(overrides or {}))
-        return cls(subjects, scenarios, seconds, fps, size, seed, overrides, video_format)
+        return dataclasses.replace(
+            self, subjects=subjects, scenarios=scenarios, seconds=seconds, fps=fps, size=size,
+            overrides=_json_roundtrip(dict(self.overrides or {})),
+        )
 
     def plan(self, digest: str) -> list[tuple[str, str, dict[str, Any]]]:
         """(clip_id, subject, clip parameters) of every clip, subject by subject."""
