@@ -213,6 +213,33 @@ def _window_count(
     return n_windows
 
 
+
+@dataclass(frozen=True)
+class _ToolboxProtocol:
+    """The signal processing of :func:`evaluate_video`: detrend (λ), band-pass in low..high Hz,
+    and the rate (bpm) by periodogram peak (nfft points) or by peak counting."""
+
+    fs: float
+    low: float
+    high: float
+    detrend_lam: float
+    filter_order: int
+    hr_method: str
+    nfft: int
+
+    def processed(self, x: np.ndarray, is_derivative: bool) -> np.ndarray:
+        """(T,) signal integrated first when ``is_derivative``, detrended and band-passed."""
+        if is_derivative:
+            x = integrate(x)
+        return bandpass(
+            detrend(x, self.detrend_lam), self.fs, self.low, self.high, order=self.filter_order
+        )
+
+    def rate(self, x: np.ndarray) -> float:
+        if self.hr_method == "fft":
+            return 60.0 * peak_frequency(x, self.fs, self.low, self.high, nfft=self.nfft)
+        return heart_rate_peaks(x, self.fs, self.low, self.high)
+
 def evaluate_video(
     estimate: np.ndarray,
     fs: float,
@@ -245,25 +272,15 @@ def evaluate_video(
     low, high = check_band(band[0], band[1], fs, name="band")
     check_choice(hr_method, "hr_method", ("fft", "peaks"))
     nfft = 1 << (est.size - 1).bit_length()
-
-    def process(x: np.ndarray, is_derivative: bool) -> np.ndarray:
-        if is_derivative:
-            x = integrate(x)
-        return bandpass(detrend(x, detrend_lam), fs, low, high, order=filter_order)
-
-    def rate(x: np.ndarray) -> float:
-        if hr_method == "fft":
-            return 60.0 * peak_frequency(x, fs, low, high, nfft=nfft)
-        return heart_rate_peaks(x, fs, low, high)
-
-    proc = process(est, estimate_is_derivative)
-    hr_est = rate(proc)
+    protocol = _ToolboxProtocol(fs, low, high, detrend_lam, filter_order, hr_method, nfft)
+    proc = protocol.processed(est, estimate_is_derivative)
+    hr_est = protocol.rate(proc)
     if reference_hr is not None:
         hr_ref = check_positive(reference_hr, "reference_hr")
     elif reference_waveform is not None:
         ref = as_signal(reference_waveform, "reference_waveform")
         check_same_length(est, ref, "estimate", "reference_waveform")
-        hr_ref = rate(process(ref, reference_is_derivative))
+        hr_ref = protocol.rate(protocol.processed(ref, reference_is_derivative))
     else:
         hr_ref = math.nan
     snr_value = math.nan
