@@ -66,6 +66,23 @@ def _check_item(item: Any, name: str) -> tuple[CorruptionEstimates, np.ndarray]:
     return check_estimates(item[0]), as_signal(item[1], f"{name} waveform")
 
 
+@dataclass(frozen=True)
+class _WindowProtocol:
+    """How a denoised or network signal is scored: ``evaluate_windows`` in windows of
+    ``window_s`` seconds, SNR by ``snr_db``, in the band of ``target`` ("pulse" or "resp")."""
+
+    window_s: float
+    snr_db: str
+    target: str
+
+    def evaluate(self, signal: np.ndarray, fs: float, reference: np.ndarray) -> pd.DataFrame:
+        """The per-window rows of ``signal`` (T,) at ``fs`` Hz against ``reference`` (T,)."""
+        return evaluate_windows(
+            signal, fs, reference_waveform=reference, window_s=self.window_s,
+            snr_db=self.snr_db, **_window_settings(self.target),
+        )
+
+
 def _evaluate_clips(
     model: nn.Module,
     clips: Sequence[DenoiserClip],
@@ -74,17 +91,12 @@ def _evaluate_clips(
     *,
     hop: int,
     stitch: str,
-    window_s: float,
-    snr_db: str,
-    target: str = "pulse",
+    protocol: _WindowProtocol,
 ) -> pd.DataFrame:
     tables = []
     for clip, reference in zip(clips, references, strict=True):
         denoised = denoise_clip(model, clip, hop, stitch)
-        table = evaluate_windows(
-            denoised, clip.source_fs, reference_waveform=reference, window_s=window_s,
-            snr_db=snr_db, **_window_settings(target),
-        )
+        table = protocol.evaluate(denoised, clip.source_fs, reference)
         tables.append(table.assign(method=label, clip=clip.name))
     return pd.concat(tables, ignore_index=True)
 
@@ -129,18 +141,16 @@ def evaluate_denoiser(
         for (est, wave), name in zip(pairs, names, strict=True)
     ]
     refs = [wave for _, wave in pairs]
+    protocol = _WindowProtocol(window_s, snr_db, target)
     tables = [
         _evaluate_clips(
             model, clips, refs, label or f"LSTM ({channels})", hop=hop, stitch=stitch,
-            window_s=window_s, snr_db=snr_db, target=target,
+            protocol=protocol,
         )
     ]
     if include_network:
         for (est, wave), name in zip(pairs, names, strict=True):
-            table = evaluate_windows(
-                est.pulse_conditioned, est.fs, reference_waveform=wave, window_s=window_s,
-                snr_db=snr_db, **_window_settings(target),
-            )
+            table = protocol.evaluate(est.pulse_conditioned, est.fs, wave)
             tables.append(table.assign(method=NETWORK_LABEL, clip=name))
     return pd.concat(tables, ignore_index=True)
 
@@ -287,7 +297,7 @@ def _rate_validator(
     def validate(model: nn.Module) -> dict[str, float]:
         rows = _evaluate_clips(
             model, clips, references, "val", hop=hop, stitch="average",
-            window_s=hr_window_s, snr_db="power", target=target,
+            protocol=_WindowProtocol(hr_window_s, "power", target),
         )
         return {
             TARGETS[target]["metric"]: float(rows["abs_error"].mean()),
