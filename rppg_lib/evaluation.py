@@ -55,11 +55,12 @@ def prepare_waveform(
 @dataclass(frozen=True)
 class _WindowReference:
     """The ground truth of :func:`evaluate_windows`: the prepared reference waveform (T,) at the
-    estimate's rate, and/or an HR series (bpm) with its samples per window."""
+    estimate's rate, and/or an HR series (bpm) with its rate (Hz) and samples per window."""
 
     waveform: np.ndarray | None
     hr_series: np.ndarray | None
     hr_samples_per_window: int | None
+    hr_fs: float | None = None
 
 
 def _window_row(
@@ -139,31 +140,11 @@ def evaluate_windows(
     low, high = check_band(band[0], band[1], fs, name="band")
     check_choice(snr_db, "snr_db", ("power", "amplitude"))
     length = int(round(window_s * fs))
-    n_windows = est.size // length
-    ref_wave = None
-    if reference_waveform is not None:
-        ref_wave = as_signal(reference_waveform, "reference_waveform")
-        check_same_length(est, ref_wave, "estimate", "reference_waveform")
-        ref_wave = prepare_waveform(ref_wave, fs, (low, high), filter_order)
-    hr_series = None
-    if reference_hr_series is not None:
-        if reference_hr_fs is None:
-            raise ValueError("reference_hr_fs (Hz) is required with reference_hr_series")
-        ref_fs = check_fs(reference_hr_fs, "reference_hr_fs")
-        hr_series = as_signal(reference_hr_series, "reference_hr_series", min_length=1)
-        ref_length = int(round(window_s * ref_fs))
-        n_windows = min(n_windows, hr_series.size // ref_length)
-    if n_windows == 0:
-        raise ValueError(
-            f"window_s = {window_s:g} s is longer than the signals: estimate {est.size / fs:g} s"
-            + ("" if hr_series is None else f", reference_hr_series {hr_series.size / ref_fs:g} s")
-        )
-    if nfft is None:
-        nfft = 4 * length
+    waveform = _prepared_reference(reference_waveform, est, fs, (low, high), filter_order)
+    reference = _reference_hr(waveform, reference_hr_series, reference_hr_fs, window_s)
+    n_windows = _window_count(est.size, fs, length, window_s, reference)
+    nfft = 4 * length if nfft is None else nfft
     proc = prepare_waveform(est, fs, (low, high), filter_order)
-    reference = _WindowReference(
-        ref_wave, hr_series, None if hr_series is None else ref_length
-    )
     snr_options = {"low": snr_band[0], "high": snr_band[1], "tolerance_hz": snr_tolerance_hz,
                    "nfft": nfft, "db": snr_db}
     rows = [
@@ -179,6 +160,85 @@ def evaluate_windows(
     })
     return df
 
+
+def _prepared_reference(
+    reference_waveform: np.ndarray | None,
+    est: np.ndarray,
+    fs: float,
+    band: tuple[float, float],
+    filter_order: int,
+) -> np.ndarray | None:
+    """The reference waveform (T,) checked against the estimate and prepared like it."""
+    if reference_waveform is None:
+        return None
+    ref_wave = as_signal(reference_waveform, "reference_waveform")
+    check_same_length(est, ref_wave, "estimate", "reference_waveform")
+    return prepare_waveform(ref_wave, fs, band, filter_order)
+
+
+def _reference_hr(
+    waveform: np.ndarray | None,
+    reference_hr_series: np.ndarray | None,
+    reference_hr_fs: float | None,
+    window_s: float,
+) -> _WindowReference:
+    """The ground truth: the prepared waveform and the checked HR series (bpm) at its rate."""
+    if reference_hr_series is None:
+        return _WindowReference(waveform, None, None)
+    if reference_hr_fs is None:
+        raise ValueError("reference_hr_fs (Hz) is required with reference_hr_series")
+    ref_fs = check_fs(reference_hr_fs, "reference_hr_fs")
+    hr_series = as_signal(reference_hr_series, "reference_hr_series", min_length=1)
+    return _WindowReference(waveform, hr_series, int(round(window_s * ref_fs)), ref_fs)
+
+
+def _window_count(
+    n_samples: int, fs: float, length: int, window_s: float, reference: _WindowReference
+) -> int:
+    """Whole windows of ``length`` samples inside the estimate and the HR series; ValueError
+    when there is none."""
+    n_windows = n_samples // length
+    hr_series = reference.hr_series
+    if hr_series is not None:
+        n_windows = min(n_windows, hr_series.size // reference.hr_samples_per_window)
+    if n_windows == 0:
+        raise ValueError(
+            f"window_s = {window_s:g} s is longer than the signals: estimate {n_samples / fs:g} s"
+            + (
+                ""
+                if hr_series is None
+                else f", reference_hr_series {hr_series.size / reference.hr_fs:g} s"
+            )
+        )
+    return n_windows
+
+
+
+@dataclass(frozen=True)
+class _ToolboxProtocol:
+    """The signal processing of :func:`evaluate_video`: detrend (λ), band-pass in low..high Hz,
+    and the rate (bpm) by periodogram peak (nfft points) or by peak counting."""
+
+    fs: float
+    low: float
+    high: float
+    detrend_lam: float
+    filter_order: int
+    hr_method: str
+    nfft: int
+
+    def processed(self, x: np.ndarray, is_derivative: bool) -> np.ndarray:
+        """(T,) signal integrated first when ``is_derivative``, detrended and band-passed."""
+        if is_derivative:
+            x = integrate(x)
+        return bandpass(
+            detrend(x, self.detrend_lam), self.fs, self.low, self.high, order=self.filter_order
+        )
+
+    def rate(self, x: np.ndarray) -> float:
+        if self.hr_method == "fft":
+            return 60.0 * peak_frequency(x, self.fs, self.low, self.high, nfft=self.nfft)
+        return heart_rate_peaks(x, self.fs, self.low, self.high)
 
 def evaluate_video(
     estimate: np.ndarray,
@@ -212,25 +272,15 @@ def evaluate_video(
     low, high = check_band(band[0], band[1], fs, name="band")
     check_choice(hr_method, "hr_method", ("fft", "peaks"))
     nfft = 1 << (est.size - 1).bit_length()
-
-    def process(x: np.ndarray, is_derivative: bool) -> np.ndarray:
-        if is_derivative:
-            x = integrate(x)
-        return bandpass(detrend(x, detrend_lam), fs, low, high, order=filter_order)
-
-    def rate(x: np.ndarray) -> float:
-        if hr_method == "fft":
-            return 60.0 * peak_frequency(x, fs, low, high, nfft=nfft)
-        return heart_rate_peaks(x, fs, low, high)
-
-    proc = process(est, estimate_is_derivative)
-    hr_est = rate(proc)
+    protocol = _ToolboxProtocol(fs, low, high, detrend_lam, filter_order, hr_method, nfft)
+    proc = protocol.processed(est, estimate_is_derivative)
+    hr_est = protocol.rate(proc)
     if reference_hr is not None:
         hr_ref = check_positive(reference_hr, "reference_hr")
     elif reference_waveform is not None:
         ref = as_signal(reference_waveform, "reference_waveform")
         check_same_length(est, ref, "estimate", "reference_waveform")
-        hr_ref = rate(process(ref, reference_is_derivative))
+        hr_ref = protocol.rate(protocol.processed(ref, reference_is_derivative))
     else:
         hr_ref = math.nan
     snr_value = math.nan

@@ -364,21 +364,10 @@ def corruption_estimates(
     have T frames: a mismatch is a ValueError, never zero padding.
     """
     fs = check_fs(fs)
-    derivative = as_array(pulse_derivative, "pulse_derivative", ndim=(1, 2))
-    if derivative.ndim == 2:
-        if derivative.shape[1] != 1:
-            raise ValueError(
-                f"pulse_derivative must be (T,) or (T, 1), got shape {derivative.shape}"
-            )
-        derivative = derivative[:, 0]
+    derivative = _pulse_derivative_series(pulse_derivative)
     frames = as_array(frames_on_mask_grid, "frames_on_mask_grid", ndim=4)
     inverse = inverse_masks(masks, kind=kind, threshold=threshold)
-    if not inverse.shape[0] == frames.shape[0] == derivative.shape[0]:
-        raise ValueError(
-            f"masks, frames_on_mask_grid and pulse_derivative must have the same number of "
-            f"frames, got {inverse.shape[0]}, {frames.shape[0]} and {derivative.shape[0]} (the "
-            "release padded with zeros here; trim or re-run the network on the same frames)"
-        )
+    _check_frame_counts(inverse, frames, derivative)
     raw = masked_channel_means(frames, inverse, mode=mode)
     pulse_raw = integrate(derivative, dtype=integration_dtype)
     conditioned = condition_signal(
@@ -387,6 +376,7 @@ def corruption_estimates(
     pulse_conditioned = condition_signal(
         pulse_raw, fs, lam=lam, band=band, order=order, name="pulse (cumsum of pulse_derivative)"
     )
+    # the threshold a binary mask used; soft masks have none
     used_threshold = None
     if kind == "binary":
         used_threshold = RELEASE_THRESHOLD if threshold is None else float(threshold)
@@ -408,6 +398,27 @@ def corruption_estimates(
         },
     )
 
+
+
+def _pulse_derivative_series(pulse_derivative: np.ndarray) -> np.ndarray:
+    """The network's per-frame output, (T,) or (T, 1), as a (T,) array."""
+    derivative = as_array(pulse_derivative, "pulse_derivative", ndim=(1, 2))
+    if derivative.ndim == 2:
+        if derivative.shape[1] != 1:
+            raise ValueError(
+                f"pulse_derivative must be (T,) or (T, 1), got shape {derivative.shape}"
+            )
+        derivative = derivative[:, 0]
+    return derivative
+
+
+def _check_frame_counts(inverse: np.ndarray, frames: np.ndarray, derivative: np.ndarray) -> None:
+    if not inverse.shape[0] == frames.shape[0] == derivative.shape[0]:
+        raise ValueError(
+            f"masks, frames_on_mask_grid and pulse_derivative must have the same number of "
+            f"frames, got {inverse.shape[0]}, {frames.shape[0]} and {derivative.shape[0]} (the "
+            "release padded with zeros here; trim or re-run the network on the same frames)"
+        )
 
 def reconditioned(
     estimates: CorruptionEstimates,

@@ -378,21 +378,7 @@ def write_video(
             frame = _check_frame(frame, index, shape)
             if writer is None:
                 shape = frame.shape
-                height, width = shape[:2]
-                if fourcc.upper() == "FFV1" and (height % 2 or width % 2):
-                    raise ValueError(
-                        f"FFV1 through OpenCV needs an even frame size, got {height}x{width} "
-                        "(H x W): its encoder would drop the odd row/column; write PNG frames "
-                        "with write_image_folder instead"
-                    )
-                writer = cv2.VideoWriter(
-                    tmp_name, cv2.VideoWriter_fourcc(*fourcc), float(fps), (width, height)
-                )
-                if not writer.isOpened():
-                    raise ValueError(
-                        f"OpenCV cannot write {fourcc!r} video to {path} (codec or container "
-                        "unsupported by this OpenCV build)"
-                    )
+                writer = _open_writer(tmp_name, path, fourcc, fps, shape)
             writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
             count += 1
         if writer is None:
@@ -410,6 +396,30 @@ def write_video(
         raise
     return count
 
+
+
+def _open_writer(
+    tmp_name: str, path: Path, fourcc: str, fps: float, shape: tuple[int, ...]
+) -> cv2.VideoWriter:
+    """An OpenCV writer of ``fourcc`` video to ``tmp_name`` for frames of ``shape`` (H, W, 3);
+    ValueError (naming ``path``) when the codec cannot write them."""
+    height, width = shape[:2]
+    if fourcc.upper() == "FFV1" and (height % 2 or width % 2):
+        raise ValueError(
+            f"FFV1 through OpenCV needs an even frame size, got {height}x{width} "
+            "(H x W): its encoder would drop the odd row/column; write PNG frames "
+            "with write_image_folder instead"
+        )
+    writer = cv2.VideoWriter(
+        tmp_name, cv2.VideoWriter_fourcc(*fourcc), float(fps), (width, height)
+    )
+    if not writer.isOpened():
+        writer.release()
+        raise ValueError(
+            f"OpenCV cannot write {fourcc!r} video to {path} (codec or container "
+            "unsupported by this OpenCV build)"
+        )
+    return writer
 
 def write_image_folder(
     folder: str | os.PathLike,

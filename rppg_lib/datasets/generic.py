@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -96,17 +97,29 @@ def _times_by_position(
     )
 
 
+@dataclass(frozen=True)
+class _ClipLabels:
+    """What every clip of a :func:`read_video_dataset` call shares: subject id (None: the clip
+    name), task, ground-truth sample rate (Hz; None: from the CSV) and NaN policy."""
+
+    subject: str | None
+    task: str
+    gt_fs: float | None
+    nan_policy: str
+
+
 def _clip(source: Path, frame_times: np.ndarray, fps: float, n: int, gt_csv: Path | None,
-          subject: str | None, task: str, gt_fs: float | None, nan_policy: str,
-          frame_source=None) -> Clip:
+          labels: _ClipLabels, frame_source=None) -> Clip:
     signals = {}
     if gt_csv is not None:
-        signals = read_ground_truth_csv(gt_csv, frame_times, gt_fs=gt_fs, nan_policy=nan_policy)
+        signals = read_ground_truth_csv(
+            gt_csv, frame_times, gt_fs=labels.gt_fs, nan_policy=labels.nan_policy
+        )
     extra = {"gt_csv": gt_csv}
     if "br" in signals:
         extra["br"] = signals["br"]
     name = source.stem if source.is_file() else source.name
-    return Clip(name, subject or name, task, source, fps, n, frame_times,
+    return Clip(name, labels.subject or name, labels.task, source, fps, n, frame_times,
                 bvp=signals.get("bvp"), resp=signals.get("resp"), hr=signals.get("hr"),
                 extra=extra, frame_source=frame_source)
 
@@ -138,6 +151,7 @@ def read_video_dataset(
     Subject id defaults to the clip name (file stem or folder name).
     """
     root = Path(root)
+    labels = _ClipLabels(subject, task, gt_fs, nan_policy)
     if not root.exists():
         raise FileNotFoundError(f"video or frame folder not found: {root}")
     if gt_csv is not None and not Path(gt_csv).is_file():
@@ -145,7 +159,7 @@ def read_video_dataset(
     if root.is_file():
         rate, n = video_clock(root, fps=fps, count_frames=count_frames)
         csv = Path(gt_csv) if gt_csv is not None else _sibling_csv(root)
-        clip = _clip(root, uniform_times(n, rate), rate, n, csv, subject, task, gt_fs, nan_policy)
+        clip = _clip(root, uniform_times(n, rate), rate, n, csv, labels)
         return Dataset([clip], "video", root)
     entries = sorted((p for p in root.iterdir() if p.is_file()), key=lambda p: natural_key(p.name))
     images = [p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS]
@@ -161,8 +175,8 @@ def read_video_dataset(
         files = list_image_files(root)
         frame_times = numbered_frame_times(files, float(fps), on_gap=on_gap)
         csv = Path(gt_csv) if gt_csv is not None else _sibling_csv(root)
-        clip = _clip(root, frame_times, float(fps), len(files), csv, subject, task, gt_fs,
-                     nan_policy, frame_source=ImageFileFrames(files))
+        clip = _clip(root, frame_times, float(fps), len(files), csv, labels,
+                     frame_source=ImageFileFrames(files))
         return Dataset([clip], "video", root)
     if gt_csv is not None:
         raise ValueError(f"gt_csv applies to one clip; {root} is a folder of videos: name each "
@@ -170,7 +184,6 @@ def read_video_dataset(
     clips = []
     for video in videos:
         rate, n = video_clock(video, fps=fps, count_frames=count_frames)
-        clips.append(_clip(video, uniform_times(n, rate), rate, n, _sibling_csv(video), subject,
-                           task, gt_fs, nan_policy))
+        clips.append(_clip(video, uniform_times(n, rate), rate, n, _sibling_csv(video), labels))
     check_no_clips(clips, root, "video", f"a video file, image files or videos {VIDEO_EXTENSIONS}")
     return Dataset(clips, "video", root)

@@ -10,6 +10,7 @@ a temporary folder that the next build removes.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ import shutil
 import uuid
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -176,61 +178,105 @@ def build_synthetic_dataset(
     :func:`read_synthetic` reads it.
     """
     root = Path(root)
-    subjects = check_positive_int(subjects, "subjects")
-    if isinstance(scenarios, str) or not scenarios:
-        raise ValueError(f"scenarios must be a non-empty list of scenario names, got {scenarios!r}")
-    scenarios = list(scenarios)
-    unknown = [s for s in scenarios if s not in SCENARIOS]
-    if unknown or len(set(scenarios)) != len(scenarios):
-        raise ValueError(f"scenarios must be distinct names from {SCENARIOS}, got {scenarios!r}")
-    seconds = check_positive(seconds, "seconds")
-    fps = check_fs(fps, "fps")
-    size = check_positive_int(size, "size")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    if video_format not in _VIDEO_FORMATS:
-        raise ValueError(f"video_format must be one of {_VIDEO_FORMATS}, got {video_format!r}")
-    overrides = _json_roundtrip(dict(overrides or {}))
+    spec = _DatasetSpec(
+        subjects, scenarios, seconds, fps, size, seed, overrides, video_format
+    ).checked()
     root.mkdir(parents=True, exist_ok=True)
     for leftover in root.glob(f"{_TMP_PREFIX}*"):
         # Temporary folders only exist while a build runs: these are from an interrupted one.
         shutil.rmtree(leftover, ignore_errors=True)
+    _write_clips(root, spec, generator_digest(), progress)
+    return read_synthetic(root)
 
-    digest = generator_digest()
-    plan = []
-    for k in range(1, subjects + 1):
-        for scenario in scenarios:
-            params = _json_roundtrip({
-                "format": SYNTHETIC_FORMAT, "generator_source_sha256": digest,
-                "scenario": scenario, "seconds": seconds, "fps": fps, "size": size,
-                "seed": subject_seed(seed, k), "overrides": overrides,
-                "video_format": video_format,
-            })  # fmt: skip
-            plan.append((synthetic_clip_id(k, scenario), f"s{k:02d}", params))
 
-    manifest = {
-        "format": SYNTHETIC_FORMAT,
-        "generator": "rppg_lib.synthetic.generate",
-        "generator_source_sha256": digest,
-        "rppg_lib_version": __version__,
-        "parameters": {"subjects": subjects, "scenarios": scenarios, "seconds": seconds,
-                       "fps": fps, "size": size, "seed": int(seed), "overrides": overrides,
-                       "video_format": video_format},
-        "seed_rule": "subject k (1-based) uses seed * 1000 + k in every scenario",
-        "complete": False,  # True once every planned clip is on disk
-        "clips": [],
-    }
+@dataclass(frozen=True)
+class _DatasetSpec:
+    """The arguments of :func:`build_synthetic_dataset` (same meanings and units), as given
+    until :meth:`checked`."""
+
+    subjects: int
+    scenarios: Sequence[str]
+    seconds: float
+    fps: float
+    size: int
+    seed: int
+    overrides: dict[str, Any] | None
+    video_format: str
+
+    def checked(self) -> _DatasetSpec:
+        """The spec with its values checked: ValueError naming the first bad argument;
+        scenarios as a list, overrides as JSON gives them back."""
+        subjects = check_positive_int(self.subjects, "subjects")
+        scenarios = self.scenarios
+        if isinstance(scenarios, str) or not scenarios:
+            raise ValueError(
+                f"scenarios must be a non-empty list of scenario names, got {scenarios!r}"
+            )
+        scenarios = list(scenarios)
+        unknown = [s for s in scenarios if s not in SCENARIOS]
+        if unknown or len(set(scenarios)) != len(scenarios):
+            raise ValueError(
+                f"scenarios must be distinct names from {SCENARIOS}, got {scenarios!r}"
+            )
+        seconds = check_positive(self.seconds, "seconds")
+        fps = check_fs(self.fps, "fps")
+        size = check_positive_int(self.size, "size")
+        seed = self.seed
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        if self.video_format not in _VIDEO_FORMATS:
+            raise ValueError(
+                f"video_format must be one of {_VIDEO_FORMATS}, got {self.video_format!r}"
+            )
+        return dataclasses.replace(
+            self, subjects=subjects, scenarios=scenarios, seconds=seconds, fps=fps, size=size,
+            overrides=_json_roundtrip(dict(self.overrides or {})),
+        )
+
+    def plan(self, digest: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(clip_id, subject, clip parameters) of every clip, subject by subject."""
+        plan = []
+        for k in range(1, self.subjects + 1):
+            for scenario in self.scenarios:
+                params = _json_roundtrip({
+                    "format": SYNTHETIC_FORMAT, "generator_source_sha256": digest,
+                    "scenario": scenario, "seconds": self.seconds, "fps": self.fps,
+                    "size": self.size, "seed": subject_seed(self.seed, k),
+                    "overrides": self.overrides, "video_format": self.video_format,
+                })  # fmt: skip
+                plan.append((synthetic_clip_id(k, scenario), f"s{k:02d}", params))
+        return plan
+
+    def manifest(self, digest: str) -> dict[str, Any]:
+        """The dataset manifest before any clip is written."""
+        return {
+            "format": SYNTHETIC_FORMAT,
+            "generator": "rppg_lib.synthetic.generate",
+            "generator_source_sha256": digest,
+            "rppg_lib_version": __version__,
+            "parameters": {"subjects": self.subjects, "scenarios": self.scenarios,
+                           "seconds": self.seconds, "fps": self.fps, "size": self.size,
+                           "seed": int(self.seed), "overrides": self.overrides,
+                           "video_format": self.video_format},
+            "seed_rule": "subject k (1-based) uses seed * 1000 + k in every scenario",
+            "complete": False,  # True once every planned clip is on disk
+            "clips": [],
+        }
+
+
+def _write_clips(root: Path, spec: _DatasetSpec, digest: str, progress: bool) -> None:
+    """Write (or reuse) every planned clip, the manifest rewritten after each one."""
+    plan, manifest = spec.plan(digest), spec.manifest(digest)
     bar = progress_bar(plan, desc="synthetic dataset", unit="clip", disable=not progress)
     for clip_id, subject, params in bar:
         if clip_is_complete(root / clip_id, params):
             bar.set_postfix_str(f"{clip_id} reused")
         else:
             bar.set_postfix_str(f"{clip_id} generating")
-            _write_clip(root, clip_id, subject, params, video_format)
+            _write_clip(root, clip_id, subject, params, spec.video_format)
         manifest["clips"].append({"clip_id": clip_id, "subject": subject,
                                   "scenario": params["scenario"], "seed": params["seed"]})
         if len(manifest["clips"]) < len(plan):
             atomic_write_json(root / MANIFEST, manifest)
     manifest["complete"] = True
     atomic_write_json(root / MANIFEST, manifest)
-    return read_synthetic(root)

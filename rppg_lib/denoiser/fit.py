@@ -66,6 +66,23 @@ def _check_item(item: Any, name: str) -> tuple[CorruptionEstimates, np.ndarray]:
     return check_estimates(item[0]), as_signal(item[1], f"{name} waveform")
 
 
+@dataclass(frozen=True)
+class _WindowProtocol:
+    """How a denoised or network signal is scored: ``evaluate_windows`` in windows of
+    ``window_s`` seconds, SNR by ``snr_db``, in the band of ``target`` ("pulse" or "resp")."""
+
+    window_s: float
+    snr_db: str
+    target: str
+
+    def evaluate(self, signal: np.ndarray, fs: float, reference: np.ndarray) -> pd.DataFrame:
+        """The per-window rows of ``signal`` (T,) at ``fs`` Hz against ``reference`` (T,)."""
+        return evaluate_windows(
+            signal, fs, reference_waveform=reference, window_s=self.window_s,
+            snr_db=self.snr_db, **_window_settings(self.target),
+        )
+
+
 def _evaluate_clips(
     model: nn.Module,
     clips: Sequence[DenoiserClip],
@@ -74,17 +91,12 @@ def _evaluate_clips(
     *,
     hop: int,
     stitch: str,
-    window_s: float,
-    snr_db: str,
-    target: str = "pulse",
+    protocol: _WindowProtocol,
 ) -> pd.DataFrame:
     tables = []
     for clip, reference in zip(clips, references, strict=True):
         denoised = denoise_clip(model, clip, hop, stitch)
-        table = evaluate_windows(
-            denoised, clip.source_fs, reference_waveform=reference, window_s=window_s,
-            snr_db=snr_db, **_window_settings(target),
-        )
+        table = protocol.evaluate(denoised, clip.source_fs, reference)
         tables.append(table.assign(method=label, clip=clip.name))
     return pd.concat(tables, ignore_index=True)
 
@@ -129,18 +141,16 @@ def evaluate_denoiser(
         for (est, wave), name in zip(pairs, names, strict=True)
     ]
     refs = [wave for _, wave in pairs]
+    protocol = _WindowProtocol(window_s, snr_db, target)
     tables = [
         _evaluate_clips(
             model, clips, refs, label or f"LSTM ({channels})", hop=hop, stitch=stitch,
-            window_s=window_s, snr_db=snr_db, target=target,
+            protocol=protocol,
         )
     ]
     if include_network:
         for (est, wave), name in zip(pairs, names, strict=True):
-            table = evaluate_windows(
-                est.pulse_conditioned, est.fs, reference_waveform=wave, window_s=window_s,
-                snr_db=snr_db, **_window_settings(target),
-            )
+            table = protocol.evaluate(est.pulse_conditioned, est.fs, wave)
             tables.append(table.assign(method=NETWORK_LABEL, clip=name))
     return pd.concat(tables, ignore_index=True)
 
@@ -232,48 +242,70 @@ def train_denoiser(
     hr_window_s = check_positive(hr_window_s, "hr_window_s")
     config = _lstm_config(config, channels, target)
     window, hop = config.chunk_length, config.chunk_hop or config.chunk_length
-
-    def clips_of(items: Sequence[Item], kind: str) -> tuple[list[DenoiserClip], list[np.ndarray]]:
-        items = list(items)
-        if not items:
-            raise ValueError(f"{kind}_items is empty")
-        pairs = [_check_item(item, f"{kind} item {i}") for i, item in enumerate(items)]
-        clips = [
-            prepare_clip(est, wave, channels=channels, target_filter=target_filter,
-                         window=window, name=f"{kind} item {i}")
-            for i, (est, wave) in enumerate(pairs)
-        ]
-        return clips, [wave for _, wave in pairs]
-
-    train_clips, _ = clips_of(train_items, "train")
+    train_clips, _ = _prepared_clips(train_items, "train", channels, target_filter, window)
     train_set = denoiser_dataset(train_clips, window=window, hop=hop)
     val_set = validate = None
     if val_items is not None:
-        val_clips, val_refs = clips_of(val_items, "val")
-        for clip in val_clips:
-            if clip.n_frames / clip.source_fs < hr_window_s:
-                raise ValueError(
-                    f"{clip.name} lasts {clip.n_frames / clip.source_fs:g} s, shorter than "
-                    f"hr_window_s = {hr_window_s:g} s: no HR window fits; lower hr_window_s"
-                )
+        val_clips, val_refs = _prepared_clips(val_items, "val", channels, target_filter, window)
+        _check_hr_window_fits(val_clips, hr_window_s)
         val_set = denoiser_dataset(val_clips, window=window, hop=hop)
-
-        def validate(model: nn.Module) -> dict[str, float]:
-            rows = _evaluate_clips(
-                model, val_clips, val_refs, "val", hop=hop, stitch="average",
-                window_s=hr_window_s, snr_db="power", target=target,
-            )
-            return {
-                TARGETS[target]["metric"]: float(rows["abs_error"].mean()),
-                "val_snr_db": float(rows["snr_db"].mean()),
-                "val_wmae": float(rows["wmae"].mean()),
-            }
-
+        validate = _rate_validator(val_clips, val_refs, hop, hr_window_s, target)
     model = build_model(config)
     result = train(
         model, train_set, config, val_set=val_set, validate=validate, on_epoch_end=on_epoch_end
     )
     return DenoiserTraining(result, channels, target_filter, config, target)
+
+
+def _prepared_clips(
+    items: Sequence[Item], kind: str, channels: str, target_filter: str, window: int
+) -> tuple[list[DenoiserClip], list[np.ndarray]]:
+    """The items as network-ready clips (``prepare_clip``) and their ground-truth waveforms;
+    ``kind`` ("train", "val") names them in messages."""
+    items = list(items)
+    if not items:
+        raise ValueError(f"{kind}_items is empty")
+    pairs = [_check_item(item, f"{kind} item {i}") for i, item in enumerate(items)]
+    clips = [
+        prepare_clip(est, wave, channels=channels, target_filter=target_filter,
+                     window=window, name=f"{kind} item {i}")
+        for i, (est, wave) in enumerate(pairs)
+    ]
+    return clips, [wave for _, wave in pairs]
+
+
+def _check_hr_window_fits(clips: Sequence[DenoiserClip], hr_window_s: float) -> None:
+    for clip in clips:
+        if clip.n_frames / clip.source_fs < hr_window_s:
+            raise ValueError(
+                f"{clip.name} lasts {clip.n_frames / clip.source_fs:g} s, shorter than "
+                f"hr_window_s = {hr_window_s:g} s: no HR window fits; lower hr_window_s"
+            )
+
+
+def _rate_validator(
+    clips: list[DenoiserClip],
+    references: list[np.ndarray],
+    hop: int,
+    hr_window_s: float,
+    target: str,
+) -> Callable[[nn.Module], dict[str, float]]:
+    """The ``validate`` of :func:`train`: the model denoises the validation clips; returns the
+    mean absolute rate error (val_hr_mae, bpm, or val_br_mae, breaths/min), val_snr_db and
+    val_wmae over their ``hr_window_s``-second windows."""
+
+    def validate(model: nn.Module) -> dict[str, float]:
+        rows = _evaluate_clips(
+            model, clips, references, "val", hop=hop, stitch="average",
+            protocol=_WindowProtocol(hr_window_s, "power", target),
+        )
+        return {
+            TARGETS[target]["metric"]: float(rows["abs_error"].mean()),
+            "val_snr_db": float(rows["snr_db"].mean()),
+            "val_wmae": float(rows["wmae"].mean()),
+        }
+
+    return validate
 
 
 @dataclass

@@ -187,6 +187,26 @@ def preprocess_dataset(
     counts expected from the clips' ``n_frames``: RuntimeError on any difference.
     """
     cfg = config if config is not None else PreprocessConfig()
+    clip_list = _checked_clips(clips, cfg, workers, cache_dir)
+    bar = progress_bar(total=len(clip_list), desc="clips", unit="clip", disable=not progress)
+    if workers == 0:
+        results = {}
+        for clip in clip_list:
+            results[str(clip.clip_id)] = preprocess_clip(
+                clip, cfg, cache_dir, progress=progress, verify_cache=verify_cache
+            )
+            bar.update()
+    else:
+        results = _preprocess_in_pool(clip_list, cfg, cache_dir, workers, verify_cache, bar)
+    bar.close()
+    return _account(clip_list, results, cfg)
+
+
+def _checked_clips(
+    clips: Any, cfg: PreprocessConfig, workers: int, cache_dir: str | os.PathLike | None
+) -> list[Any]:
+    """The clips as a list; ValueError for none, repeated ids, clips shorter than one chunk (all
+    named at once), or a bad ``workers`` (a pool needs a cache_dir)."""
     clip_list = list(clips.clips) if hasattr(clips, "clips") else list(clips)
     if not clip_list:
         raise ValueError("clips is empty: nothing to preprocess")
@@ -206,35 +226,38 @@ def preprocess_dataset(
         raise ValueError(f"workers must be an integer >= 0, got {workers!r}")
     if workers > 0 and cache_dir is None:
         raise ValueError("workers > 0 needs a cache_dir (results are passed back as cache folders)")
+    return clip_list
 
+
+def _preprocess_in_pool(
+    clip_list: list[Any],
+    cfg: PreprocessConfig,
+    cache_dir: str | os.PathLike,
+    workers: int,
+    verify_cache: bool | None,
+    bar: Any,
+) -> dict[str, PreprocessedClip]:
+    """Preprocess the clips in ``workers`` spawned processes, each writing its clip into
+    ``cache_dir``; returns the clips opened from there, by id, in the order they finished."""
     results: dict[str, PreprocessedClip] = {}
-    bar = progress_bar(total=len(clip_list), desc="clips", unit="clip", disable=not progress)
-    if workers == 0:
-        for clip in clip_list:
-            results[str(clip.clip_id)] = preprocess_clip(
-                clip, cfg, cache_dir, progress=progress, verify_cache=verify_cache
-            )
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {
+            pool.submit(
+                _worker, clip, cfg, str(cache_dir), verify_cache, get_thread_settings()
+            ): str(clip.clip_id)
+            for clip in clip_list
+        }
+        for future in as_completed(futures):
+            clip_id = futures[future]
+            try:
+                folder = future.result()
+            except Exception as err:
+                raise RuntimeError(f"preprocessing clip {clip_id!r} failed: {err}") from err
+            # the worker checked or wrote its digests: no second hashing here
+            results[clip_id] = PreprocessedClip.open(folder, verify=False)
             bar.update()
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {
-                pool.submit(
-                    _worker, clip, cfg, str(cache_dir), verify_cache, get_thread_settings()
-                ): str(clip.clip_id)
-                for clip in clip_list
-            }
-            for future in as_completed(futures):
-                clip_id = futures[future]
-                try:
-                    folder = future.result()
-                except Exception as err:
-                    raise RuntimeError(f"preprocessing clip {clip_id!r} failed: {err}") from err
-                # the worker checked or wrote its digests: no second hashing here
-                results[clip_id] = PreprocessedClip.open(folder, verify=False)
-                bar.update()
-    bar.close()
-    return _account(clip_list, results, cfg)
+    return results
 
 
 def _account(

@@ -15,6 +15,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -201,174 +202,276 @@ def preprocess_frames(
     if boxes is not None and cfg.crop != "box":
         raise ValueError(f"boxes are only used with crop='box', got crop={cfg.crop!r}")
     tracker = cfg.box_tracker(fps, boxes)
+    clip = _ClipOptions(
+        fps=fps, clip_id=clip_id, source=source, boxes=boxes, bvp=bvp, resp=resp,
+        frame_times=frame_times, n_frames=n_frames, progress=progress, prefetch=prefetch,
+        manifest_extra=manifest_extra or {}, threads=threads, on_mask_frame=on_mask_frame,
+    )
     folder = Path(out_dir) if out_dir is not None else None
     stores = _Stores(folder, cfg.size, cfg.mask_grid)
     try:
-        return _run(
-            frames,
-            fps,
-            cfg,
-            tracker,
-            stores,
-            boxes=boxes,
-            bvp=bvp,
-            resp=resp,
-            frame_times=frame_times,
-            clip_id=clip_id,
-            source=source,
-            n_frames=n_frames,
-            progress=progress,
-            prefetch=prefetch,
-            manifest_extra=manifest_extra or {},
-            threads=threads,
-            on_mask_frame=on_mask_frame,
-        )
+        return _run(frames, cfg, tracker, stores, clip)
     except BaseException:
         stores.abort()
         raise
 
 
+@dataclass(frozen=True)
+class _ClipOptions:
+    """What :func:`preprocess_frames` was told about the clip besides its frames and config
+    (each field as documented there; fps already checked, manifest_extra never None)."""
+
+    fps: float
+    clip_id: str
+    source: str | None
+    boxes: np.ndarray | None
+    bvp: np.ndarray | None
+    resp: np.ndarray | None
+    frame_times: np.ndarray | None
+    n_frames: int | None
+    progress: bool
+    prefetch: int
+    manifest_extra: dict[str, Any]
+    threads: ThreadSettings | None
+    on_mask_frame: Callable[[np.ndarray], None] | None
+
+    @property
+    def name(self) -> str:
+        """The clip as messages name it: its id and, when known, its source."""
+        return f"clip {self.clip_id!r}" + (f" ({self.source})" if self.source else "")
+
+
+class _ChunkStats:
+    """Running statistics per statistics chunk of ``chunk_length`` frames (one for the whole
+    clip when ``chunk_length`` is None)."""
+
+    def __init__(self, chunk_length: int | None) -> None:
+        self.chunk_length = chunk_length
+        self.chunks: list[RunningStats] = []
+
+    def at(self, t: int) -> RunningStats:
+        """The statistics of the chunk that holds frame ``t`` (from 0)."""
+        k = 0 if self.chunk_length is None else t // self.chunk_length
+        while len(self.chunks) <= k:
+            self.chunks.append(RunningStats())
+        return self.chunks[k]
+
+
+@dataclass
+class _FirstPass:
+    """What pass 1 learns about the clip: per frame its crop box (x, y, w, h) in pixels and
+    whether a face was found, and the running statistics of appearance and motion."""
+
+    crop_boxes: list[tuple[int, int, int, int]]
+    found: list[bool]
+    appearance: _ChunkStats
+    motion: _ChunkStats
+
+    @property
+    def n(self) -> int:
+        return len(self.crop_boxes)
+
+
 def _run(
     frames: Iterable[np.ndarray],
-    fps: float,
     cfg: PreprocessConfig,
     tracker: BoxTracker,
     stores: _Stores,
-    *,
-    boxes: np.ndarray | None,
-    bvp: np.ndarray | None,
-    resp: np.ndarray | None,
-    frame_times: np.ndarray | None,
-    clip_id: str,
-    source: str | None,
-    n_frames: int | None,
-    progress: bool,
-    prefetch: int,
-    manifest_extra: dict[str, Any],
-    threads: ThreadSettings | None,
-    on_mask_frame: Callable[[np.ndarray], None] | None,
+    clip: _ClipOptions,
 ) -> PreprocessedClip:
-    name = f"clip {clip_id!r}" + (f" ({source})" if source else "")
-    stat_len = cfg.chunk_length if cfg.stats == "chunk" else None
-    app_stats: list[RunningStats] = []
-    mot_stats: list[RunningStats] = []
+    first = _first_pass(frames, cfg, tracker, stores, clip)
+    face_found = np.asarray(first.found, dtype=bool)
+    _check_clip(first.n, face_found, cfg, clip)
+    waves = _waveforms(clip, first.n)
+    times = _frame_times(clip, first.n)
+    _warn_missing_faces(face_found, cfg, clip)
+    stats = _second_pass(stores, first, cfg, clip.name)
+    meta = _metadata(first, face_found, times, stats, waves)
+    if stores.folder is None:
+        return _in_memory_clip(stores, meta, stats, cfg, clip)
+    return _written_clip(stores, meta, face_found, cfg, clip)
 
-    def stat(stats: list[RunningStats], t: int) -> RunningStats:
-        k = 0 if stat_len is None else t // stat_len
-        while len(stats) <= k:
-            stats.append(RunningStats())
-        return stats[k]
 
-    crop_boxes: list[tuple[int, int, int, int]] = []
-    found: list[bool] = []
+def _first_pass(
+    frames: Iterable[np.ndarray],
+    cfg: PreprocessConfig,
+    tracker: BoxTracker,
+    stores: _Stores,
+    clip: _ClipOptions,
+) -> _FirstPass:
+    """Pass 1: crop each frame, resize it to S×S and to the mask grid, take the raw motion
+    difference with the previous frame; append them to the stores, update the statistics."""
+    stat_length = cfg.chunk_length if cfg.stats == "chunk" else None
+    first = _FirstPass([], [], _ChunkStats(stat_length), _ChunkStats(stat_length))
     shape = None
     prev = None
     with (
-        preprocessing_threads(threads),  # OpenCV and BLAS threads of crop, resize, normalise
-        contextlib.closing(prefetched(frames, prefetch)) as stream,
+        preprocessing_threads(clip.threads),  # OpenCV and BLAS threads of crop, resize, normalise
+        contextlib.closing(prefetched(frames, clip.prefetch)) as stream,
         progress_bar(
-            stream, total=n_frames, desc=clip_id, unit="frame", disable=not progress, leave=False
+            stream, total=clip.n_frames, desc=clip.clip_id, unit="frame",
+            disable=not clip.progress, leave=False,
         ) as bar,
     ):
         for t, frame in enumerate(bar):
-            frame = _check_frame(frame, t, shape, name)
+            frame = _check_frame(frame, t, shape, clip.name)
             shape = frame.shape
             (x, y, w, h), ok = tracker(frame, t)
             crop = frame[y : y + h, x : x + w].astype(np.float32)
             cur = normalize_crop(crop, cfg.size, "area")
             mask_frame = normalize_crop(crop, cfg.mask_grid, cfg.mask_interpolation)
             stores["mask_frames"].append(mask_frame)
-            if on_mask_frame is not None:
-                on_mask_frame(mask_frame)
+            if clip.on_mask_frame is not None:
+                clip.on_mask_frame(mask_frame)
             if prev is not None:
                 diff = frame_difference(cur, prev, cfg.eps)
                 stores["motion"].append(diff)
-                stat(mot_stats, t - 1).update(diff)
+                first.motion.at(t - 1).update(diff)
             stores["appearance"].append(cur)
-            stat(app_stats, t).update(cur)
-            crop_boxes.append((x, y, w, h))
-            found.append(ok)
+            first.appearance.at(t).update(cur)
+            first.crop_boxes.append((x, y, w, h))
+            first.found.append(ok)
             prev = cur
+    return first
 
-    n = len(crop_boxes)
+
+def _check_clip(
+    n: int, face_found: np.ndarray, cfg: PreprocessConfig, clip: _ClipOptions
+) -> None:
+    """ValueError for a clip of no frames, of another length than n_frames, shorter than
+    max(2, frame_depth), or with another number of boxes; NoFaceError when the Haar cascade
+    found no face at all."""
+    name = clip.name
     if n == 0:
         raise ValueError(f"{name} has no frames (zero-length video or empty stream)")
-    if n_frames is not None and n != n_frames:
-        raise ValueError(f"{name}: the frame stream held {n} frames, expected n_frames={n_frames}")
+    if clip.n_frames is not None and n != clip.n_frames:
+        raise ValueError(
+            f"{name}: the frame stream held {n} frames, expected n_frames={clip.n_frames}"
+        )
     if n < max(2, cfg.frame_depth):
         raise ValueError(
             f"{name} has {n} frames, fewer than frame_depth={cfg.frame_depth} "
             "(and at least 2 are needed for a frame difference)"
         )
-    if boxes is not None and cfg.crop == "box" and len(boxes) != n:
-        raise ValueError(f"{name}: boxes has {len(boxes)} rows but the clip has {n} frames")
-    face_found = np.asarray(found, dtype=bool)
+    if clip.boxes is not None and cfg.crop == "box" and len(clip.boxes) != n:
+        raise ValueError(f"{name}: boxes has {len(clip.boxes)} rows but the clip has {n} frames")
     if cfg.crop == "haar" and not face_found.any():
         raise NoFaceError(
             f"{name}: no face found in any of its {n} frames (Haar cascade); "
             "use crop='center' or 'box', or check the video"
         )
-    y_bvp = _waveform(bvp, "bvp", n, name)
-    y_resp = _waveform(resp, "resp", n, name)
-    times = (
-        np.arange(n) / fps if frame_times is None else as_array(frame_times, "frame_times", ndim=1)
-    )
+
+
+def _waveforms(clip: _ClipOptions, n: int) -> dict[str, np.ndarray | None]:
+    """bvp and resp as (n,) arrays (None when not given); ValueError for another length."""
+    return {
+        "bvp": _waveform(clip.bvp, "bvp", n, clip.name),
+        "resp": _waveform(clip.resp, "resp", n, clip.name),
+    }
+
+
+def _frame_times(clip: _ClipOptions, n: int) -> np.ndarray:
+    """(n,) s: the given frame_times, else t / fps; ValueError for another length."""
+    if clip.frame_times is None:
+        times = np.arange(n) / clip.fps
+    else:
+        times = as_array(clip.frame_times, "frame_times", ndim=1)
     if len(times) != n:
-        raise ValueError(f"{name}: frame_times has {len(times)} entries, clip {n} frames")
+        raise ValueError(f"{clip.name}: frame_times has {len(times)} entries, clip {n} frames")
+    return times
+
+
+def _metadata(
+    first: _FirstPass,
+    face_found: np.ndarray,
+    times: np.ndarray,
+    stats: dict[str, np.ndarray],
+    waves: dict[str, np.ndarray | None],
+) -> dict[str, np.ndarray]:
+    """The arrays besides the frames: frame_times, boxes, face_found, the statistics, and the
+    given waveforms with their derivative labels."""
+    meta = {
+        "frame_times": times,
+        "boxes": np.asarray(first.crop_boxes, dtype=np.int64),
+        "face_found": face_found,
+        **{f"stats_{k}": v for k, v in stats.items()},
+    }
+    for key, wave in waves.items():
+        if wave is not None:
+            meta[key] = wave
+            meta["labels" if key == "bvp" else "resp_labels"] = derivative_labels(wave, key)
+    return meta
+
+
+def _warn_missing_faces(face_found: np.ndarray, cfg: PreprocessConfig, clip: _ClipOptions) -> None:
     n_missing = int(np.count_nonzero(~face_found))
     if n_missing:
         logger.warning(
             "%s: no face found in %d of %d frames (%.1f%%); cropped with the %s box",
-            name,
+            clip.name,
             n_missing,
-            n,
-            100.0 * n_missing / n,
+            len(face_found),
+            100.0 * n_missing / len(face_found),
             cfg.no_face,
         )
 
+
+def _second_pass(
+    stores: _Stores, first: _FirstPass, cfg: PreprocessConfig, name: str
+) -> dict[str, np.ndarray]:
+    """Close the stores' pass 1 and normalise them (:func:`_normalise`); returns the statistics
+    used, one value per statistics chunk: appearance_mean, appearance_std, motion_std."""
     stores["motion"].append(np.zeros((cfg.size, cfg.size, 3), dtype=np.float32))
     for key in ARRAY_NAMES:
         stores[key].finish()
+    app_stats, mot_stats = first.appearance.chunks, first.motion.chunks
     # With per-chunk statistics a last chunk holding only the last frame has no motion values.
     mot_stats += [RunningStats() for _ in range(len(app_stats) - len(mot_stats))]
     app_mean = np.array([s.mean for s in app_stats], dtype=np.float64)
     app_std = _scale(app_stats, "appearance", name)
     mot_std = _scale(mot_stats, "motion", name)
-    _normalise(stores, n, cfg, stat_len, app_mean, app_std, mot_std)
+    _normalise(stores, first.n, cfg, first.appearance.chunk_length, app_mean, app_std, mot_std)
+    return {"appearance_mean": app_mean, "appearance_std": app_std, "motion_std": mot_std}
 
-    stats = {"appearance_mean": app_mean, "appearance_std": app_std, "motion_std": mot_std}
-    meta = {
-        "frame_times": times,
-        "boxes": np.asarray(crop_boxes, dtype=np.int64),
-        "face_found": face_found,
-        **{f"stats_{k}": v for k, v in stats.items()},
-    }
-    for key, wave in (("bvp", y_bvp), ("resp", y_resp)):
-        if wave is not None:
-            meta[key] = wave
-            meta["labels" if key == "bvp" else "resp_labels"] = derivative_labels(wave, key)
-    if stores.folder is None:
-        return PreprocessedClip(
-            clip_id=clip_id,
-            fps=fps,
-            **{key: stores[key].array for key in ARRAY_NAMES},
-            frame_times=meta["frame_times"],
-            boxes=meta["boxes"],
-            face_found=face_found,
-            labels=meta.get("labels"),
-            bvp=meta.get("bvp"),
-            resp=meta.get("resp"),
-            resp_labels=meta.get("resp_labels"),
-            stats=stats,
-            config=cfg.to_dict(),
-        )
+
+def _in_memory_clip(
+    stores: _Stores,
+    meta: dict[str, np.ndarray],
+    stats: dict[str, np.ndarray],
+    cfg: PreprocessConfig,
+    clip: _ClipOptions,
+) -> PreprocessedClip:
+    return PreprocessedClip(
+        clip_id=clip.clip_id,
+        fps=clip.fps,
+        **{key: stores[key].array for key in ARRAY_NAMES},
+        frame_times=meta["frame_times"],
+        boxes=meta["boxes"],
+        face_found=meta["face_found"],
+        labels=meta.get("labels"),
+        bvp=meta.get("bvp"),
+        resp=meta.get("resp"),
+        resp_labels=meta.get("resp_labels"),
+        stats=stats,
+        config=cfg.to_dict(),
+    )
+
+
+def _written_clip(
+    stores: _Stores,
+    meta: dict[str, np.ndarray],
+    face_found: np.ndarray,
+    cfg: PreprocessConfig,
+    clip: _ClipOptions,
+) -> PreprocessedClip:
+    """Finish the files, write the folder's manifest and open the folder."""
     records = stores.close()
     manifest = {
-        **manifest_extra,
-        "clip_id": clip_id,
-        "fps": fps,
-        "n_frames": n,
-        "n_no_face_frames": n_missing,
+        **clip.manifest_extra,
+        "clip_id": clip.clip_id,
+        "fps": clip.fps,
+        "n_frames": len(face_found),
+        "n_no_face_frames": int(np.count_nonzero(~face_found)),
         "config": cfg.to_dict(),
     }
     write_entry(stores.folder, records, meta, manifest)

@@ -6,6 +6,7 @@ import math
 import numbers
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import cv2
 import numpy as np
@@ -14,9 +15,16 @@ from scipy.special import ndtri
 from rppg_lib.constants import PULSE_RGB
 
 from .corruption import head_motion, illumination_gain, specular_gain
-from .face import PERFUSION_BASE, PersonLayers, draw_subject, make_background, render_person
+from .face import (
+    PERFUSION_BASE,
+    PersonLayers,
+    Subject,
+    draw_subject,
+    make_background,
+    render_person,
+)
 from .params import scenario_params
-from .physiology import simulate_physiology
+from .physiology import Physiology, simulate_physiology
 
 MIN_SIZE = 64  # below this the face box is under ~24 px, the Haar cascade's smallest window
 MAX_SIZE = 1024
@@ -184,65 +192,32 @@ def generate(
     knobs = scenario_params(scenario, **overrides)
     n = _check_inputs(seconds, fps, size, seed)
     seed, fps, size = int(seed), float(fps), int(size)
-    for name in ("flicker_freqs_hz", "nod_hz"):
-        freqs = knobs[name] if isinstance(knobs[name], list) else [knobs[name]]
-        if any(f is not None and f >= fps / 2 for f in freqs):
-            raise ValueError(
-                f"{name} must stay below the Nyquist frequency {fps / 2} Hz, got {knobs[name]}"
-            )
-
-    def stream(key: int) -> np.random.SeedSequence:
-        return np.random.SeedSequence(seed, spawn_key=(key,))
-
-    subject = draw_subject(np.random.default_rng(stream(_SUBJECT)), knobs)
-    background, background_info = make_background(np.random.default_rng(stream(_BACKGROUND)), size)
+    _check_below_nyquist(knobs, fps)
+    subject = draw_subject(_rng(seed, _SUBJECT), knobs)
+    background, background_info = make_background(_rng(seed, _BACKGROUND), size)
     person = render_person(subject, size)
-    physiology = simulate_physiology(np.random.default_rng(stream(_PHYSIOLOGY)), n, fps, knobs)
+    physiology = simulate_physiology(_rng(seed, _PHYSIOLOGY), n, fps, knobs)
     hr_hz = float(np.mean(physiology.hr)) / 60.0
-    gain, illumination_info = illumination_gain(stream(_ILLUMINATION), n, fps, knobs, hr_hz)
+    gain, illumination_info = illumination_gain(_stream(seed, _ILLUMINATION), n, fps, knobs, hr_hz)
     motion, motion_info = head_motion(
-        stream(_MOTION),
-        n,
-        fps,
-        knobs,
-        size,
-        physiology.resp,
-        hr_hz,
-        person.face_center,
-        person.face_size,
+        _stream(seed, _MOTION), n, fps, knobs, size, physiology.resp, hr_hz,
+        person.face_center, person.face_size,
     )
     specular = specular_gain(motion, size, knobs)
     pulse_rgb = knobs["pulse_amplitude"] * physiology.bvp[:, None] * PULSE_COLOUR
-
-    sensor_rng = np.random.default_rng(stream(_SENSOR))
     frames, skin = _render_frames(
-        person, background, gain, pulse_rgb, specular, motion, knobs["noise_std"], sensor_rng
-    )
-
-    widths = person.face_size[0] * motion[:, 3]
-    heights = person.face_size[1] * motion[:, 3]
-    x = np.rint(person.face_center[0] + motion[:, 0] - (widths - 1) / 2)
-    y = np.rint(person.face_center[1] + motion[:, 1] - (heights - 1) / 2)
-    w, h = np.rint(widths), np.rint(heights)
-    face_box = np.stack([np.clip(x, 0, size - w), np.clip(y, 0, size - h), w, h], axis=1).astype(
-        np.int64
+        person, background, gain, pulse_rgb, specular, motion, knobs["noise_std"],
+        _rng(seed, _SENSOR),
     )
 
     params = dict(knobs)
     params.update(
         scenario=scenario, seconds=float(seconds), fps=fps, size=size, seed=seed, n_frames=n
     )
-    params["drawn"] = {
-        "subject": {
-            **subject.to_dict(),
-            **physiology.info,
-            "face_center_px": [float(c) for c in person.face_center],
-            "face_size_px": [float(c) for c in person.face_size],
-        },
-        "background": background_info,
-        "illumination": illumination_info,
-        "motion": motion_info,
-    }
+    params["drawn"] = dict(
+        subject=_drawn_subject(subject, physiology, person), background=background_info,
+        illumination=illumination_info, motion=motion_info,
+    )
     return SyntheticClip(
         frames=frames,
         fps=fps,
@@ -250,7 +225,7 @@ def generate(
         resp=physiology.resp,
         hr=physiology.hr,
         br=physiology.br,
-        face_box=face_box,
+        face_box=_face_boxes(person, motion, size),
         skin_mask=skin,
         illumination=gain,
         motion=motion,
@@ -258,3 +233,49 @@ def generate(
         seed=seed,
         params=params,
     )
+
+
+def _check_below_nyquist(knobs: dict[str, Any], fps: float) -> None:
+    """ValueError when a flicker or nodding frequency (Hz) reaches fps / 2."""
+    for name in ("flicker_freqs_hz", "nod_hz"):
+        freqs = knobs[name] if isinstance(knobs[name], list) else [knobs[name]]
+        if any(f is not None and f >= fps / 2 for f in freqs):
+            raise ValueError(
+                f"{name} must stay below the Nyquist frequency {fps / 2} Hz, got {knobs[name]}"
+            )
+
+
+def _stream(seed: int, key: int) -> np.random.SeedSequence:
+    """The random stream of one part of the clip (subject, motion, sensor ...): a part draws
+    the same numbers whatever the other parts' knobs."""
+    return np.random.SeedSequence(seed, spawn_key=(key,))
+
+
+def _rng(seed: int, key: int) -> np.random.Generator:
+    return np.random.default_rng(_stream(seed, key))
+
+
+def _face_boxes(person: PersonLayers, motion: np.ndarray, size: int) -> np.ndarray:
+    """(T, 4) int64 face boxes (x, y, w, h) in pixels, the face moved and scaled by ``motion``
+    (T, >= 4: dx, dy px, ..., scale), rounded and kept inside the size x size frame."""
+    widths = person.face_size[0] * motion[:, 3]
+    heights = person.face_size[1] * motion[:, 3]
+    x = np.rint(person.face_center[0] + motion[:, 0] - (widths - 1) / 2)
+    y = np.rint(person.face_center[1] + motion[:, 1] - (heights - 1) / 2)
+    w, h = np.rint(widths), np.rint(heights)
+    return np.stack([np.clip(x, 0, size - w), np.clip(y, 0, size - h), w, h], axis=1).astype(
+        np.int64
+    )
+
+
+def _drawn_subject(
+    subject: Subject, physiology: Physiology, person: PersonLayers
+) -> dict[str, Any]:
+    """The subject as drawn from the seed, for the clip's params: its traits, its physiology's
+    summary and the face's centre and size (px)."""
+    return {
+        **subject.to_dict(),
+        **physiology.info,
+        "face_center_px": [float(c) for c in person.face_center],
+        "face_size_px": [float(c) for c in person.face_size],
+    }

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,20 +168,305 @@ def train(
     process on its share of the shuffled chunks (the sampler repeats a few chunks so that every
     process gets as many), and only rank 0 validates and writes files.
     """
+    data = _Data(train_set, val_set, validate, collate_fn, on_epoch_end)
     ctx, device = init_distributed(config.device)
     # the thread setting of rppg_lib.threads; under torchrun every process keeps its own
     threads = network_threads() if not ctx.active else contextlib.nullcontext()
     try:
         with threads:
-            result = _train(
-                model, train_set, config, ctx, device, val_set, validate, collate_fn, on_epoch_end
-            )
+            result = _train(model, data, config, ctx, device)
     except BaseException:
         if ctx.owns_group and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
         raise
     shutdown_distributed(ctx)
     return result
+
+
+@dataclass(frozen=True)
+class _Data:
+    """The datasets and callbacks that :func:`train` was given."""
+
+    train_set: Dataset
+    val_set: Dataset | None
+    validate: Validator | None
+    collate_fn: Callable | None
+    on_epoch_end: Callable[[dict[str, Any]], None] | None
+
+
+@dataclass
+class _Run:
+    """What one process of a training run holds from set-up to the last epoch.
+
+    model: the network itself (its weights are saved and validated); step_model: what the
+    training steps call (``model`` wrapped in DistributedDataParallel and/or compiled).
+    history and best grow epoch by epoch (best: monitor, epoch from 1, value).
+    """
+
+    config: TrainConfig
+    ctx: DistContext
+    device: torch.device
+    use_amp: bool
+    model: nn.Module
+    step_model: nn.Module
+    sampler: DistributedSampler
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    checkpoint_dir: Path | None
+    history: list[dict[str, Any]]
+    best: dict[str, Any]
+
+    @property
+    def show(self) -> bool:
+        return self.config.progress and self.ctx.is_main
+
+    def autocast(self) -> torch.autocast:
+        enabled = self.use_amp or self.config.bf16
+        return torch.autocast(
+            self.device.type, dtype=_autocast_dtype(self.config.bf16), enabled=enabled
+        )
+
+
+def _train(
+    model: nn.Module, data: _Data, config: TrainConfig, ctx: DistContext, device: torch.device
+) -> TrainResult:
+    run = _set_up(model, data.train_set, config, ctx, device)
+    start_epoch = _resume_or_seed(run)
+    # a resumed run that had already stopped early trains no further
+    finished = stop_reason(run.best, start_epoch, config.patience)
+    last_epoch = start_epoch if finished else config.epochs
+    epochs = progress_bar(
+        range(start_epoch, last_epoch), initial=start_epoch, total=config.epochs,
+        desc="training", unit="epoch", disable=not run.show,
+    )
+    for epoch in epochs:
+        started = time.perf_counter()
+        row, lr = _train_one_epoch(run, data, epoch)
+        row.update(_validation_metrics(run, data))
+        row["lr"] = float(lr)
+        row["seconds"] = time.perf_counter() - started
+        run.history.append(row)
+        improved = _update_best(run.best, row, config.monitor)
+        _save_checkpoints(run, epoch, improved)
+        epochs.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k in PROGRESS_KEYS})
+        if data.on_epoch_end is not None:
+            data.on_epoch_end(dict(row))
+        if stop_reason(run.best, epoch + 1, config.patience):
+            break
+    epochs.close()
+    return _result(run)
+
+
+def _set_up(
+    model: nn.Module, train_set: Dataset, config: TrainConfig, ctx: DistContext,
+    device: torch.device,
+) -> _Run:
+    """The model on ``device`` (wrapped for the steps), sampler, optimiser, scheduler, scaler."""
+    if len(train_set) == 0:
+        raise ValueError("train_set is empty: there is nothing to train on")
+    use_amp = _use_amp(config, device)
+    model, step_model = _place_model(model, config, ctx, device)
+    sampler = DistributedSampler(
+        train_set, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=config.seed
+    )
+    optimizer = make_optimizer(model.parameters(), config)
+    scheduler = _make_scheduler(optimizer, config, math.ceil(len(sampler) / config.batch_size))
+    # float16 needs its gradients scaled; bfloat16 has float32's exponent range and does not
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and not config.bf16)
+    checkpoint_dir = Path(config.checkpoint_dir) if config.checkpoint_dir is not None else None
+    best = {"monitor": None, "epoch": None, "value": None}
+    return _Run(
+        config, ctx, device, use_amp, model, step_model, sampler, optimizer, scheduler, scaler,
+        checkpoint_dir, history=[], best=best,
+    )
+
+
+def _use_amp(config: TrainConfig, device: torch.device) -> bool:
+    """Whether float16 autocast is on (CUDA only); also sets cuDNN's determinism."""
+    use_amp = config.amp and device.type == "cuda"
+    if config.amp and not use_amp:
+        log.warning("amp=True ignored: mixed precision is used on CUDA only (device %s)", device)
+    if device.type == "cuda" and config.deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    return use_amp
+
+
+def _place_model(
+    model: nn.Module, config: TrainConfig, ctx: DistContext, device: torch.device
+) -> tuple[nn.Module, nn.Module]:
+    """``model`` on ``device`` (channels-last if asked), and what the steps call: the model
+    wrapped in DistributedDataParallel under torchrun, compiled with ``config.compile``."""
+    model = model.to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    step_model = model
+    if ctx.active:
+        device_ids = [device.index] if device.type == "cuda" else None
+        step_model = DistributedDataParallel(model, device_ids=device_ids)
+    if config.compile:
+        step_model = torch.compile(step_model)
+    return model, step_model
+
+
+def _make_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """OneCycle, stepped every batch; None for a constant learning rate."""
+    if config.scheduler_name != "onecycle":
+        return None
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=config.learning_rate,
+        epochs=config.epochs,
+        steps_per_epoch=steps_per_epoch,
+    )
+
+
+def _resume_or_seed(run: _Run) -> int:
+    """Epochs already trained: those of ``last.pt`` when resuming (its states loaded into
+    ``run``), else 0 after seeding this process's dropout stream."""
+    last_path = run.checkpoint_dir / "last.pt" if run.checkpoint_dir is not None else None
+    if last_path is not None and run.config.resume and last_path.exists():
+        return _resume(run, last_path)
+    # the weights were initialised by the caller (see build_model)
+    torch.manual_seed(run.config.seed + run.ctx.rank)
+    return 0
+
+
+def _train_one_epoch(run: _Run, data: _Data, epoch: int) -> tuple[dict[str, Any], float]:
+    """One pass over this process's share of the chunks, shuffled by (seed, epoch) (from 0).
+    Returns the history row so far (epoch from 1, train_loss averaged over every process's
+    chunks) and the learning rate of the last step."""
+    run.model.train()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=run.device)
+    count = 0
+    lr = run.optimizer.param_groups[0]["lr"]
+    for inputs, targets in _epoch_batches(run, data, epoch):
+        loss = _batch_loss(run, inputs, targets)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss is {float(loss)} at epoch {epoch + 1}; lower the learning "
+                f"rate (lr = {lr:g}) or set max_grad_norm"
+            )
+        lr = _optimiser_step(run, loss)
+        loss_sum += loss.detach().double() * targets.shape[0]
+        count += targets.shape[0]
+    total, n = run.ctx.all_sum([float(loss_sum), float(count)])
+    return {"epoch": epoch + 1, "train_loss": total / n}, lr
+
+
+def _epoch_batches(run: _Run, data: _Data, epoch: int) -> Iterable:
+    """The shuffled batches of epoch ``epoch`` (from 0), with a progress bar when shown."""
+    run.sampler.set_epoch(epoch)
+    loader = DataLoader(
+        data.train_set,
+        batch_size=run.config.batch_size,
+        sampler=run.sampler,
+        collate_fn=_collate(data, data.train_set),
+        num_workers=run.config.num_workers,
+        pin_memory=run.device.type == "cuda",
+        # a generator of its own, so DataLoader never draws from the global (dropout) stream
+        generator=torch.Generator().manual_seed(run.config.seed * 100_003 + epoch),
+    )
+    return progress_bar(
+        loader, desc=f"epoch {epoch + 1}/{run.config.epochs}", unit="batch", leave=False,
+        disable=not run.show,
+    )
+
+
+def _collate(data: _Data, dataset: Dataset | None) -> Callable:
+    """The batch builder: the one passed to train, else ``dataset``'s own, else stacking."""
+    return data.collate_fn or getattr(dataset, "collate_fn", None) or default_collate
+
+
+def _batch_loss(run: _Run, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The mean-squared error of one training batch, its forward pass under autocast."""
+    inputs = _as_format(inputs.to(run.device, non_blocking=True), run.config.channels_last)
+    targets = targets.to(run.device, non_blocking=True)
+    with run.autocast():
+        output = run.step_model(inputs)
+    return mse_loss(output, targets)
+
+
+def _optimiser_step(run: _Run, loss: torch.Tensor) -> float:
+    """Backward (scaled for float16), optional clipping, optimiser and scheduler step.
+    Returns the learning rate the step used."""
+    optimizer, scaler = run.optimizer, run.scaler
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if run.config.max_grad_norm is not None:
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(run.model.parameters(), run.config.max_grad_norm)
+    lr = optimizer.param_groups[0]["lr"]
+    scaler.step(optimizer)
+    scaler.update()
+    if run.scheduler is not None:
+        run.scheduler.step()
+    return lr
+
+
+def _validation_metrics(run: _Run, data: _Data) -> dict[str, float]:
+    """val_loss on ``val_set`` and the metrics of ``validate``, computed on rank 0 and sent to
+    every process."""
+    metrics: dict[str, float] = {}
+    if run.ctx.is_main:
+        model, config = run.model, run.config
+        model.eval()
+        if data.val_set is not None:
+            metrics["val_loss"] = evaluate_loss(
+                model, data.val_set, config.batch_size, run.device,
+                collate_fn=_collate(data, data.val_set), amp=run.use_amp, bf16=config.bf16,
+                channels_last=config.channels_last,
+            )
+        if data.validate is not None:
+            with torch.no_grad():
+                metrics.update({k: float(v) for k, v in data.validate(model).items()})
+        model.train()
+    return run.ctx.broadcast(metrics)
+
+
+def _save_checkpoints(run: _Run, epoch: int, improved: bool) -> None:
+    """After epoch ``epoch`` (from 0): ``best.pt`` when the monitored metric improved,
+    ``log.csv`` and ``last.pt`` (rank 0, when there is a checkpoint_dir). Every process takes
+    part: the checkpoint holds each one's random-number state."""
+    rngs = run.ctx.gather(rng_state(run.device))
+    if not run.ctx.is_main or run.checkpoint_dir is None:
+        return
+    checkpoint = {
+        "format": CHECKPOINT_FORMAT,
+        "model": run.model.state_dict(),
+        "model_class": type(run.model).__name__,
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict() if run.scheduler is not None else None,
+        "scaler": run.scaler.state_dict(),
+        "epoch": epoch + 1,
+        "rng": rngs,
+        "config": run.config.to_dict(),
+        "history": run.history,
+        "best": dict(run.best),
+        "world_size": run.ctx.world_size,
+    }
+    if improved:
+        save_checkpoint(run.checkpoint_dir / "best.pt", checkpoint)
+    write_log_csv(run.checkpoint_dir / "log.csv", run.history)
+    save_checkpoint(run.checkpoint_dir / "last.pt", checkpoint)
+
+
+def _result(run: _Run) -> TrainResult:
+    stopped = int(run.history[-1]["epoch"]) if run.history else 0
+    reason = stop_reason(run.best, stopped, run.config.patience)
+    return TrainResult(
+        model=run.model,
+        history=run.history,
+        monitor=run.best["monitor"],
+        best_epoch=run.best["epoch"],
+        best_value=run.best["value"],
+        checkpoint_dir=run.checkpoint_dir,
+        stopped_epoch=stopped,
+        stop_reason=reason or f"reached epochs = {stopped}",
+    )
 
 
 def _check_resumable(checkpoint: dict[str, Any], config: TrainConfig, path: Path) -> None:
@@ -194,202 +479,15 @@ def _check_resumable(checkpoint: dict[str, Any], config: TrainConfig, path: Path
         )
 
 
-def _train(
-    model: nn.Module,
-    train_set: Dataset,
-    config: TrainConfig,
-    ctx: DistContext,
-    device: torch.device,
-    val_set: Dataset | None,
-    validate: Validator | None,
-    collate_fn: Callable | None,
-    on_epoch_end: Callable[[dict[str, Any]], None] | None,
-) -> TrainResult:
-    if len(train_set) == 0:
-        raise ValueError("train_set is empty: there is nothing to train on")
-    use_amp = config.amp and device.type == "cuda"
-    if config.amp and not use_amp:
-        log.warning("amp=True ignored: mixed precision is used on CUDA only (device %s)", device)
-    if device.type == "cuda" and config.deterministic:
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
-    collate = collate_fn or getattr(train_set, "collate_fn", None) or default_collate
-    val_collate = collate_fn or getattr(val_set, "collate_fn", None) or default_collate
-
-    model = model.to(device)
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    ddp_model = (
-        DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-        if ctx.active
-        else model
-    )
-    if config.compile:
-        ddp_model = torch.compile(ddp_model)
-    autocast = dict(dtype=_autocast_dtype(config.bf16), enabled=use_amp or config.bf16)
-    sampler = DistributedSampler(
-        train_set, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=config.seed
-    )
-    steps_per_epoch = math.ceil(len(sampler) / config.batch_size)
-    optimizer = make_optimizer(model.parameters(), config)
-    scheduler = None
-    if config.scheduler_name == "onecycle":
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer,
-            max_lr=config.learning_rate,
-            epochs=config.epochs,
-            steps_per_epoch=steps_per_epoch,
-        )
-    # float16 needs its gradients scaled; bfloat16 has float32's exponent range and does not
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and not config.bf16)
-
-    ckpt_dir = Path(config.checkpoint_dir) if config.checkpoint_dir is not None else None
-    history: list[dict[str, Any]] = []
-    start_epoch = 0
-    best = {"monitor": None, "epoch": None, "value": None}
-    last_path = ckpt_dir / "last.pt" if ckpt_dir is not None else None
-    if last_path is not None and config.resume and last_path.exists():
-        start_epoch, history, best = _resume(
-            last_path, config, ctx, device, model, optimizer, scheduler, scaler
-        )
-    else:
-        # the dropout stream; the weights were initialised by the caller (see build_model)
-        torch.manual_seed(config.seed + ctx.rank)
-
-    show = config.progress and ctx.is_main
-    # a resumed run that had already stopped early trains no further
-    last_epoch = start_epoch if stop_reason(best, start_epoch, config.patience) else config.epochs
-    epochs = progress_bar(
-        range(start_epoch, last_epoch),
-        initial=start_epoch,
-        total=config.epochs,
-        desc="training",
-        unit="epoch",
-        disable=not show,
-    )
-    for epoch in epochs:
-        started = time.perf_counter()
-        sampler.set_epoch(epoch)
-        loader = DataLoader(
-            train_set,
-            batch_size=config.batch_size,
-            sampler=sampler,
-            collate_fn=collate,
-            num_workers=config.num_workers,
-            pin_memory=device.type == "cuda",
-            # a generator of its own, so DataLoader never draws from the global (dropout) stream
-            generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch),
-        )
-        model.train()
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        count = 0
-        lr = optimizer.param_groups[0]["lr"]
-        batches = progress_bar(
-            loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False,
-            disable=not show,
-        )
-        for inputs, targets in batches:
-            inputs = _as_format(inputs.to(device, non_blocking=True), config.channels_last)
-            targets = targets.to(device, non_blocking=True)
-            with torch.autocast(device.type, **autocast):
-                output = ddp_model(inputs)
-            loss = mse_loss(output, targets)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"training loss is {float(loss)} at epoch {epoch + 1}; lower the learning "
-                    f"rate (lr = {lr:g}) or set max_grad_norm"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if config.max_grad_norm is not None:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            lr = optimizer.param_groups[0]["lr"]
-            scaler.step(optimizer)
-            scaler.update()
-            if scheduler is not None:
-                scheduler.step()
-            loss_sum += loss.detach().double() * targets.shape[0]
-            count += targets.shape[0]
-        total, n = ctx.all_sum([float(loss_sum), float(count)])
-        row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": total / n}
-
-        metrics: dict[str, float] = {}
-        if ctx.is_main:
-            model.eval()
-            if val_set is not None:
-                metrics["val_loss"] = evaluate_loss(
-                    model, val_set, config.batch_size, device, collate_fn=val_collate, amp=use_amp,
-                    bf16=config.bf16, channels_last=config.channels_last,
-                )
-            if validate is not None:
-                with torch.no_grad():
-                    metrics.update({k: float(v) for k, v in validate(model).items()})
-            model.train()
-        metrics = ctx.broadcast(metrics)
-        row.update(metrics)
-        row["lr"] = float(lr)
-        row["seconds"] = time.perf_counter() - started
-        history.append(row)
-
-        improved = _update_best(best, row, config.monitor)
-        rngs = ctx.gather(rng_state(device))
-        if ctx.is_main and ckpt_dir is not None:
-            checkpoint = {
-                "format": CHECKPOINT_FORMAT,
-                "model": model.state_dict(),
-                "model_class": type(model).__name__,
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "scaler": scaler.state_dict(),
-                "epoch": epoch + 1,
-                "rng": rngs,
-                "config": config.to_dict(),
-                "history": history,
-                "best": dict(best),
-                "world_size": ctx.world_size,
-            }
-            if improved:
-                save_checkpoint(ckpt_dir / "best.pt", checkpoint)
-            write_log_csv(ckpt_dir / "log.csv", history)
-            save_checkpoint(ckpt_dir / "last.pt", checkpoint)
-        epochs.set_postfix(
-            {k: f"{v:.4g}" for k, v in row.items() if k in PROGRESS_KEYS}
-        )
-        if on_epoch_end is not None:
-            on_epoch_end(dict(row))
-        if stop_reason(best, epoch + 1, config.patience):
-            break
-    epochs.close()
-    stopped = int(history[-1]["epoch"]) if history else 0
-    return TrainResult(
-        model=model,
-        history=history,
-        monitor=best["monitor"],
-        best_epoch=best["epoch"],
-        best_value=best["value"],
-        checkpoint_dir=ckpt_dir,
-        stopped_epoch=stopped,
-        stop_reason=stop_reason(best, stopped, config.patience) or f"reached epochs = {stopped}",
-    )
-
-
-def _resume(
-    path: Path,
-    config: TrainConfig,
-    ctx: DistContext,
-    device: torch.device,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    scaler: torch.amp.GradScaler,
-) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
-    """Load every state of checkpoint ``path``; returns (finished epochs, history, best)."""
+def _resume(run: _Run, path: Path) -> int:
+    """Load every state of checkpoint ``path`` into ``run`` (weights, optimiser, scheduler,
+    scaler, this process's random-number state, history, best); returns the finished epochs."""
+    config, ctx = run.config, run.ctx
     checkpoint = load_checkpoint(path, require=RESUME_KEYS)
     _check_resumable(checkpoint, config, path)
     rngs = checkpoint["rng"]
     if len(rngs) != ctx.world_size:
-        if scheduler is not None:
+        if run.scheduler is not None:
             raise ValueError(
                 f"cannot resume {path}: it was trained by {len(rngs)} process(es), this run has "
                 f"{ctx.world_size}, and the OneCycle schedule depends on the steps per epoch"
@@ -402,15 +500,16 @@ def _resume(
         )
         torch.manual_seed(config.seed + 1000 * int(checkpoint["epoch"]) + ctx.rank)
     else:
-        set_rng_state(rngs[ctx.rank], device)
-    load_state(model, checkpoint["model"], path, "model weights")
-    load_state(optimizer, checkpoint["optimizer"], path, "optimiser state")
-    if scheduler is not None:
-        load_state(scheduler, checkpoint["scheduler"], path, "scheduler state")
-    load_state(scaler, checkpoint["scaler"], path, "gradient-scaler state")
+        set_rng_state(rngs[ctx.rank], run.device)
+    load_state(run.model, checkpoint["model"], path, "model weights")
+    load_state(run.optimizer, checkpoint["optimizer"], path, "optimiser state")
+    if run.scheduler is not None:
+        load_state(run.scheduler, checkpoint["scheduler"], path, "scheduler state")
+    load_state(run.scaler, checkpoint["scaler"], path, "gradient-scaler state")
     if ctx.is_main:
         log.info("resumed from %s after epoch %d", path, checkpoint["epoch"])
-    return int(checkpoint["epoch"]), list(checkpoint["history"]), dict(checkpoint["best"])
+    run.history, run.best = list(checkpoint["history"]), dict(checkpoint["best"])
+    return int(checkpoint["epoch"])
 
 
 def stop_reason(best: dict[str, Any], epoch: int, patience: int | None) -> str | None:

@@ -281,21 +281,43 @@ def sampling_rate_effect(
     fixed_p, rel_p = chains["fixed"][1], chains["release"][1]
     effects.append(BugEffect("fs_30", "r(conditioned pulse, correctly filtered pulse)",
                              float(np.corrcoef(rel_p, fixed_p)[0, 1]), 1.0, "r"))
+    effects.append(_read_hr_effect(fixed_p, hr_window_s, true_fs, assumed_fs, band))
+    saved = {"estimates": saved_conditioned, "pulse": saved_pulse}
+    return effects + _saved_output_effects(chains, saved)
+
+
+def _read_hr_effect(
+    fixed_pulse: np.ndarray,
+    hr_window_s: float,
+    true_fs: float,
+    assumed_fs: float,
+    band: tuple[float, float],
+) -> BugEffect:
+    """The HR (bpm) of the correctly conditioned pulse's first ``hr_window_s`` seconds read at
+    ``assumed_fs`` against ``true_fs``; ValueError when the pulse is shorter."""
     n = int(round(check_positive(hr_window_s, "hr_window_s") * true_fs))
-    if n > p.size:
+    if n > fixed_pulse.size:
         raise ValueError(f"hr_window_s = {hr_window_s:g} s is longer than the pulse "
-                         f"({p.size / true_fs:g} s at {true_fs:g} Hz)")
-    seg = fixed_p[:n]
-    effects.append(BugEffect(
+                         f"({fixed_pulse.size / true_fs:g} s at {true_fs:g} Hz)")
+    seg = fixed_pulse[:n]
+    return BugEffect(
         "fs_30", f"HR of the conditioned pulse, first {hr_window_s:g} s",
         60.0 * peak_frequency(seg, assumed_fs, band[0], band[1], nfft=4 * n),
         60.0 * peak_frequency(seg, true_fs, band[0], band[1], nfft=4 * n), "bpm",
         note="if the assumed rate were taken as the time axis",
-    ))
-    for name, saved, index in (("estimates", saved_conditioned, 0), ("pulse", saved_pulse, 1)):
-        if saved is None:
+    )
+
+
+def _saved_output_effects(
+    chains: dict[str, tuple[np.ndarray, np.ndarray]], saved: dict[str, np.ndarray | None]
+) -> list[BugEffect]:
+    """Per saved release output given ("estimates" (T, C), "pulse" (T',)): the max |Δ| of the
+    release and the fixed chain's (estimates, pulse) to it."""
+    effects = []
+    for index, (name, output) in enumerate(saved.items()):
+        if output is None:
             continue
-        ref = as_array(saved, f"saved_{name}", ndim=(1, 2))
+        ref = as_array(output, f"saved_{name}", ndim=(1, 2))
         rel, fix = chains["release"][index], chains["fixed"][index]
         if ref.shape != rel.shape:
             raise ValueError(f"saved_{name} has shape {ref.shape}, expected {rel.shape}")
