@@ -13,6 +13,7 @@ import torch
 
 from rppg_lib.inference import bf16_supported, frozen_model, run_network
 from rppg_lib.models import CAN, TSCAN, TSM
+from rppg_lib.threads import ThreadSettings, network_threads
 from rppg_lib.training import ChunkDataset, TrainConfig, train
 
 torch.set_num_threads(1)
@@ -50,10 +51,13 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_default_inference_is_byte_identical_to_the_eager_no_grad_loop():
     model, x = _model(), _inputs(35)  # 35 frames: the last segment is padded
-    out, _, padded = run_network(model, x, batch_frames=20)
+    # one PyTorch thread on both sides: with two, OpenMP may hand a loaded machine's call fewer
+    # threads, which splits the convolutions (and rounds them) another way
+    one = ThreadSettings(opencv=1, blas=1, torch=1, manage=True)
+    out, _, padded = run_network(model, x, batch_frames=20, threads=one)
     padded_x = np.concatenate([x, np.repeat(x[-1:], 5, axis=0)])
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), network_threads(one):
         ref = torch.cat([model(torch.from_numpy(padded_x[i : i + 20])) for i in (0, 20)])
     assert padded == 5
     assert np.array_equal(out, ref.numpy()[:35])
