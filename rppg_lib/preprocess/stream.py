@@ -176,6 +176,7 @@ def preprocess_frames(
     manifest_extra: dict[str, Any] | None = None,
     threads: ThreadSettings | None = None,
     on_mask_frame: Callable[[np.ndarray], None] | None = None,
+    on_frame: Callable[[np.ndarray, tuple[int, int, int, int]], None] | None = None,
 ) -> PreprocessedClip:
     """Preprocess a stream of RGB uint8 frames (H, W, 3) sampled at ``fps`` Hz (one pass).
 
@@ -192,6 +193,9 @@ def preprocess_frames(
     on_mask_frame: called with each frame's crop on the mask grid ((M, M, 3) float32, the row
     ``mask_frames`` gets) as soon as it is made, so a consumer (a network) can start on the first
     frames while later ones decode.
+    on_frame: called with each whole frame ((H, W, 3) uint8 RGB) and its face box (x, y, w, h),
+    the box the crop was enlarged from (for ``crop="center"`` the centre square itself), so a
+    consumer can read the face's own pixels at full resolution.
 
     Raises ValueError for a non-RGB-uint8 frame, a clip shorter than max(2, frame_depth) frames,
     a waveform/box/time array whose length is not T, or (``crop="haar"``) no face in any frame.
@@ -222,6 +226,7 @@ def preprocess_frames(
             manifest_extra=manifest_extra or {},
             threads=threads,
             on_mask_frame=on_mask_frame,
+            on_frame=on_frame,
         )
     except BaseException:
         stores.abort()
@@ -247,6 +252,7 @@ def _run(
     manifest_extra: dict[str, Any],
     threads: ThreadSettings | None,
     on_mask_frame: Callable[[np.ndarray], None] | None,
+    on_frame: Callable[[np.ndarray, tuple[int, int, int, int]], None] | None,
 ) -> PreprocessedClip:
     name = f"clip {clip_id!r}" + (f" ({source})" if source else "")
     stat_len = cfg.chunk_length if cfg.stats == "chunk" else None
@@ -274,6 +280,8 @@ def _run(
             frame = _check_frame(frame, t, shape, name)
             shape = frame.shape
             (x, y, w, h), ok = tracker(frame, t)
+            if on_frame is not None:
+                on_frame(frame, tracker.face_box)
             crop = frame[y : y + h, x : x + w].astype(np.float32)
             cur = normalize_crop(crop, cfg.size, "area")
             mask_frame = normalize_crop(crop, cfg.mask_grid, cfg.mask_interpolation)

@@ -61,14 +61,17 @@ class ReleasedModel:
         """The PyTorch port with the weights of ``path`` (the wheel, or this model's ``.h5``)."""
         return self.load_weights(path, self.variant)
 
-    def predict(self, model: nn.Module, crops: np.ndarray) -> np.ndarray:
-        """The model's output ``(T,)`` float32 for one video's face crops ``(T, H, W, 3)``."""
-        x = torch.from_numpy(self.prepare(crops))
-        with torch.no_grad():
-            out: Any = model(x)
+    def predict(
+        self, model: nn.Module, crops: np.ndarray, device: str | torch.device = "cpu"
+    ) -> np.ndarray:
+        """The model's output ``(T,)`` float32 for one video's face crops ``(T, H, W, 3)``, run
+        on ``device`` (the model is moved there)."""
+        x = torch.from_numpy(self.prepare(crops)).to(device)
+        with torch.inference_mode():
+            out: Any = model.to(device)(x)
         if isinstance(out, tuple):  # a streaming model also returns its state
             out = out[0]
-        return out.reshape(-1).numpy()[: len(crops)]
+        return out.reshape(-1).float().cpu().numpy()[: len(crops)]
 
 
 def _tscan_prepare(crops: np.ndarray) -> np.ndarray:
