@@ -221,8 +221,6 @@ def _resolve_weights(weights: str | os.PathLike | LoadedModel | None,
                      model: str | None) -> tuple[LoadedModel, str]:
     """The loaded network and its name for the summary: ``weights`` (a file or a loaded model),
     else the released ``model``, else ``$RPPG_WEIGHTS``, else :data:`DEFAULT_MODEL`."""
-    if weights is not None and model is not None:
-        raise ValueError("pass a model (--model) or a weights file (--weights), not both")
     if isinstance(weights, LoadedModel):
         return weights, weights.name or weights.source
     if weights is None and model is None:
@@ -486,6 +484,8 @@ def infer_video(
     if gt_path is not None and not gt_path.is_file():
         raise FileNotFoundError(f"--ground-truth file not found: {gt_path}")
     networked = "network" in methods
+    if weights is not None and model is not None:
+        raise ValueError("pass a model (--model) or a weights file (--weights), not both")
     if model is not None:
         check_model_name(model)  # an unknown name fails before the video is opened
     if networked:
