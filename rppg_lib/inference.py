@@ -19,6 +19,7 @@ rPPG-Toolbox ``.pth``, open-rppg's TS-CAN, the Benefit-of-Distraction Keras CAN)
 
 from __future__ import annotations
 
+import pickle
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -565,7 +566,13 @@ def load_model(weights: str | Path, *, frame_depth: int | None = None) -> Loaded
         try:
             content = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
-            raise ValueError(f"{path} is not a readable PyTorch file: {err}") from err
+            # torch's message runs over several lines (how to allow-list globals): keep the
+            # first, so the command line's error stays one line
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            if isinstance(err, pickle.UnpicklingError):
+                first = ("it holds objects that only running code from the file could rebuild, "
+                         f"which is refused (weights_only): {first}")
+            raise ValueError(f"{path} is not a readable PyTorch file: {first}") from err
         if isinstance(content, dict) and content.get("format") == CHECKPOINT_FORMAT:
             model, checkpoint = model_from_checkpoint(path)
             config = checkpoint["config"]

@@ -495,3 +495,24 @@ def test_methods_that_disagree_are_said_to_in_the_summary_and_the_figure(tmp_pat
     files = infer_cli.write_results(result, tmp_path)
     assert titles == ["clip.mp4: methods disagree by 14 bpm"] and files["figure_png"].is_file()
     assert json.loads(files["summary"].read_text())["agreement"]["disagree"] is True
+
+
+class _RunsCodeWhenUnpickled:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.mkdir, (str(self.marker),))
+
+
+def test_own_weights_are_read_without_running_code_from_the_file(blank, tmp_path, capsys):
+    """A .pt file whose pickle would call os.mkdir: --weights refuses it in one line and the
+    directory is never made (torch.load with weights_only)."""
+    marker = tmp_path / "made_by_the_weights_file"
+    weights = tmp_path / "evil.pt"
+    torch.save({"state_dict": _RunsCodeWhenUnpickled(marker)}, weights)
+    assert main(["infer", str(blank), "--weights", str(weights), "--out", str(tmp_path / "o"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "evil.pt is not a readable PyTorch file" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and not marker.exists()

@@ -8,8 +8,8 @@ crops, so that a caller needs nothing model-specific::
     model = spec.load("data/weights/open_rppg-0.1.1-py3-none-any.whl")
     pulse = spec.predict(model, crops)  # crops (T, H, W, 3) uint8 at 30 fps -> (T,)
 
-Models of the wheel not listed here could not be ported faithfully (see the module
-:mod:`rppg_lib.weights.open_rppg_models`).
+The wheel's PhysFormer, PhysMamba, RhythmMamba and ME are not listed: this suite has no port of
+them proven against the wheel's Keras forward pass (docs/own-video.md, "Models").
 """
 
 from __future__ import annotations
