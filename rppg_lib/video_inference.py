@@ -779,7 +779,7 @@ def method_agreement(results: dict[str, MethodResult]) -> dict[str, Any] | None:
     disagree = spread > AGREEMENT_BPM
     listed = ", ".join(f"{name} {bpm:.1f}" for name, bpm in medians.items())
     message = (f"methods disagree: median window rates {listed} bpm, {spread:.1f} bpm apart "
-               f"(more than {AGREEMENT_BPM:g}); a hard video, trust no single number"
+               f"(more than {AGREEMENT_BPM:g}): a hard video; trust a rate only where methods agree"
                if disagree else
                f"methods agree within {spread:.1f} bpm (median window rates {listed} bpm)")
     return {"methods": list(rated), "median_window_bpm": medians, "spread_bpm": spread,
