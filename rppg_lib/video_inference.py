@@ -97,6 +97,7 @@ __all__ = [
     "SKIN_REGION",
     "VideoInference",
     "WEIGHTS_ENV",
+    "check_model_name",
     "default_weights",
     "infer_video",
     "method_agreement",
@@ -110,7 +111,8 @@ WEIGHTS_ENV = "RPPG_WEIGHTS"
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "data" / "weights"
 _DEFAULT_WEIGHTS_GLOB = "open_rppg-*.whl"
 # The default network (docs/own-video.md says why): RLAP is a webcam dataset; on a real face
-# video this TS-CAN agrees with FacePhys and the PURE TS-CAN, at a third of FacePhys' time.
+# video this TS-CAN agrees with FacePhys and the PURE TS-CAN, and it costs a 75th of FacePhys'
+# CPU time per frame.
 DEFAULT_MODEL = "tscan.rlap"
 
 METHODS = ("network", "pos", "chrom", "green", "ica")
@@ -125,7 +127,7 @@ METHOD_CHOICES = (*METHODS, "tscan", "all")  # "tscan": the earlier name of "net
 # unchanged with the skin's colour and the RLAP TS-CAN (docs/own-video.md): with the SNR alone,
 # windows locked onto an in-band light flicker passed as reliable (55 % of the held-out wrong
 # ones); with the colour rule 0 of 141 pass; at most 9 % of a pulse-less input's windows pass,
-# and 0.5 lies well above that and below the fewest reliable windows a clean clip had (100 %).
+# and 0.5 lies well above that and below the share of reliable windows of clean clips (98-100 %).
 MIN_SNR_DB = -1.0
 MIN_PULSE_COLOUR = 0.8
 MIN_RELIABLE_SHARE = 0.5
