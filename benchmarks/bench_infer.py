@@ -1,15 +1,18 @@
 """Speed of ``rppg infer``: a 60 s 640x480 30 fps video as a multiple of real time on 2 CPU
 cores, with the share of decoding, face tracking and cropping, the network and the
-post-processing, beside today's path (the ``infer_video`` of the commit before this work) and
-this branch's other network paths (``--eager``, ``--bf16``, and the frozen network run after the
-decoding instead of overlapping it); and its peak memory at two video lengths.
+post-processing, beside today's path (the ``infer_video`` of --baseline, a commit before this
+work, which ran the PURE TS-CAN), the default path with the other TS-CAN (``--model tscan.pure``)
+and this branch's other network paths (``--eager``, ``--bf16``, and the frozen network run after
+the decoding instead of overlapping it); and its peak memory at two video lengths.
 
 The video is bench_preprocess.py's synthetic face (the scikit-image astronaut drifting over a
 texture, MJPG by default) written to --workdir and kept between runs. Each path runs
 ``--repeats`` times, alternating, and the best time of each counts (the machine may be shared);
 the CPU seconds (user + system, all threads) of that run are printed beside the wall clock, as
-they depend less on other work on the machine. Every path uses open-rppg's TS-CAN trained on
-PURE from data/weights/. The network path that ran (mode, threads) is read from the summary.
+they depend less on other work on the machine. Every path but ``tscan.pure`` and today's uses the
+default model (:data:`~rppg_lib.video_inference.DEFAULT_MODEL`, open-rppg's TS-CAN trained on
+RLAP) from data/weights/, and writes its files as ``rppg infer`` does. The network path that ran
+(mode, threads) is read from the summary.
 
 Shares, from the sequential run (its stages do not overlap): decode = a decode-only pass over the
 file (what the pipeline reads); tracking and crops = infer's "decode_and_crop_s" minus decode;
@@ -25,7 +28,7 @@ clean and illumination (20 s, 128x128, seeds 1000..) and on the given videos: th
 per-window heart-rate difference (fast - versus, bpm), mean with a bootstrap 95 % interval over
 windows, and its largest absolute value.
 
-Run: ``python benchmarks/bench_infer.py [--seconds 60] [--baseline cb5fb4e] [--memory 30 120]
+Run: ``python benchmarks/bench_infer.py [--seconds 60] [--baseline 20433ba] [--memory 30 120]
 [--hr-check 4 my_face_video.mp4]``.
 """
 
@@ -49,8 +52,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_preprocess import make_video  # noqa: E402
 
+from rppg_lib.run.infer import infer_to_folder  # noqa: E402
 from rppg_lib.synthetic import generate  # noqa: E402
-from rppg_lib.video_inference import default_weights, infer_video  # noqa: E402
+from rppg_lib.video_inference import default_weights  # noqa: E402
 from rppg_lib.video_io import DecodedFrames, write_video  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,6 +95,7 @@ PATH_LABELS = {
     "sequential": "frozen, after the decoding",
     "eager": "--eager",
     "bf16": "--bf16 (overlapped)",
+    "tscan.pure": "--model tscan.pure (as default)",
 }
 
 
@@ -98,8 +103,10 @@ def run_path(name: str, video: Path, out: Path, baseline: str):
     """One ``rppg infer`` of ``video`` by path ``name`` (:data:`PATH_LABELS`, or "today")."""
     if name == "today":
         return baseline_module(baseline).infer_video(video, default_weights(), out, progress=False)
-    return infer_video(video, default_weights(), out, freeze=name in ("frozen", "sequential"),
-                       bf16=name == "bf16", overlap=name != "sequential", progress=False)
+    model = name if name.startswith("tscan.") else None  # None: the default model
+    return infer_to_folder(video, None, out, model=model, bf16=name == "bf16",
+                           freeze=name in ("frozen", "sequential", "tscan.pure"),
+                           overlap=name != "sequential", progress=False)
 
 
 def child_peak_rss(name: str, video: Path, baseline: str) -> None:
@@ -168,7 +175,7 @@ def hr_check(videos: list[Path], fast: str, versus: str = "eager") -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for name in (fast, versus):
                 result = run_path(name, video, Path(tmp) / name, "")
-                rates[name] = result.methods["tscan"].hr_series
+                rates[name] = result.methods["network"].hr_series
         diff = rates[fast] - rates[versus]
         every.append(diff)
         print(f"  {video.name:<36} n = {diff.size:3d} windows, mean {diff.mean():+.4f}, "
@@ -187,7 +194,7 @@ def main() -> None:
     parser.add_argument("--codec", default="MJPG", help="MJPG (webcam-like) or FFV1 (lossless)")
     parser.add_argument("--workdir", default="data/bench_infer")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--baseline", default="cb5fb4e",
+    parser.add_argument("--baseline", default="20433ba",
                         help="commit whose rppg infer is today's path ('' to skip)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory", type=float, nargs="*", default=[],

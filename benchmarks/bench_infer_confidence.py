@@ -12,6 +12,12 @@ the window) of the reliable and of the flagged windows, each with a 95 % bootstr
 clips, and the share of windows wrong by more than 5 bpm that pass as reliable; pooled over the
 methods, the same for the earlier rule (peak SNR >= 1 dB alone).
 
+The network is ``--model`` (default: ``rppg infer``'s default, the RLAP TS-CAN); the colour
+methods and the pulse-colour test read the skin region of the face box (``rppg infer``'s
+default). On the videos with a pulse, the colour methods also run on the network's enlarged
+crop (the earlier colour region): their window MAE per region, with 95 % bootstrap intervals
+over clips, is printed last.
+
 Run: ``python benchmarks/bench_infer_confidence.py`` (defaults: ``--seeds 12 --train 6
 --seeds-without-pulse 8 --train-without-pulse 4 --seconds 20``, the README's numbers: 20 s clips
 at 128 px as the default run, 56 clips, ~20 s each on 2 CPU threads).
@@ -34,9 +40,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_infer_crop import window_truth  # noqa: E402
 
-from rppg_lib.inference import load_model  # noqa: E402
+from rppg_lib.inference import load_released_model  # noqa: E402
 from rppg_lib.synthetic import generate  # noqa: E402
 from rppg_lib.video_inference import (  # noqa: E402
+    DEFAULT_MODEL,
     MIN_PULSE_COLOUR,
     MIN_RELIABLE_SHARE,
     MIN_SNR_DB,
@@ -53,6 +60,7 @@ EARLIER_SNR_DB = 1.0  # the earlier rule: a window was reliable on its peak SNR 
 
 
 PULSE_KINDS = ("clean", "illumination")
+COLOUR_METHODS = ("pos", "chrom", "green", "ica")
 
 
 def _videos(seed: int, seconds: float, kinds: tuple[str, ...]):
@@ -76,10 +84,27 @@ def _videos(seed: int, seconds: float, kinds: tuple[str, ...]):
     return {kind: videos[kind] for kind in kinds}
 
 
-def collect(seeds: int, seeds_without_pulse: int,
-            seconds: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per window (kind, seed, method, error bpm or NaN, reliable) and per clip (rated)."""
-    loaded = load_model(default_weights())
+def _window_rows(kind: str, seed: int, region: str, result, hr) -> tuple[list, list]:
+    windows, clips = [], []
+    for name, r in result.methods.items():
+        clips.append({"kind": kind, "seed": seed, "method": name, "region": region,
+                      "rated": r.hr_bpm is not None})
+        error = (np.abs(r.hr_series - window_truth(hr, r.hr_times, WINDOW_S, FPS))
+                 if hr is not None else np.full(r.hr_series.shape, np.nan))
+        reliable = r.reliable if r.reliable.size else np.array([False])
+        error = error if error.size else np.array([np.nan])
+        snr = r.snr_db if r.snr_db.size else np.array([-np.inf])
+        windows += [{"kind": kind, "seed": seed, "method": name, "region": region, "error": e,
+                     "reliable": bool(ok), "snr_db": q}
+                    for e, ok, q in zip(error, reliable, snr, strict=True)]
+    return windows, clips
+
+
+def collect(seeds: int, seeds_without_pulse: int, seconds: float,
+            model: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per window (kind, seed, method, colour region, error bpm or NaN, reliable) and per clip
+    (rated)."""
+    loaded = load_released_model(model, default_weights())
     windows, clips = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(max(seeds, seeds_without_pulse)):
@@ -88,21 +113,15 @@ def collect(seeds: int, seeds_without_pulse: int,
             for kind, (frames, crop, hr) in _videos(seed, seconds, kinds).items():
                 video = Path(tmp) / f"{kind}_{seed}.avi"
                 write_video(video, frames, FPS)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    result = infer_video(video, loaded, Path(tmp) / f"out_{kind}_{seed}",
-                                         method="all", crop=crop, progress=False)
-                for name, r in result.methods.items():
-                    clips.append({"kind": kind, "seed": seed, "method": name,
-                                  "rated": r.hr_bpm is not None})
-                    error = (np.abs(r.hr_series - window_truth(hr, r.hr_times, WINDOW_S, FPS))
-                             if hr is not None else np.full(r.hr_series.shape, np.nan))
-                    reliable = r.reliable if r.reliable.size else np.array([False])
-                    error = error if error.size else np.array([np.nan])
-                    snr = r.snr_db if r.snr_db.size else np.array([-np.inf])
-                    windows += [{"kind": kind, "seed": seed, "method": name, "error": e,
-                                 "reliable": bool(ok), "snr_db": q}
-                                for e, ok, q in zip(error, reliable, snr, strict=True)]
+                runs = [("skin", "all")] + ([("crop", COLOUR_METHODS)] if hr is not None else [])
+                for region, methods in runs:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        result = infer_video(video, loaded, method=methods, crop=crop,
+                                             colour_region=region, progress=False)
+                    rows, rated = _window_rows(kind, seed, region, result, hr)
+                    windows += rows
+                    clips += rated
             print(f"seed {seed} done", flush=True)
     return pd.DataFrame(windows), pd.DataFrame(clips)
 
@@ -125,8 +144,21 @@ def clip_mae(rows: pd.DataFrame) -> str:
     return f"{rows.error.mean():6.2f} [{lo:.2f}, {hi:.2f}] n={len(rows)}"
 
 
+def region_table(windows: pd.DataFrame) -> None:
+    """Window MAE of the colour methods on the skin and on the crop, per scenario."""
+    print("\ncolour methods, window HR MAE (bpm) [95 % bootstrap over clips], all seeds:")
+    rows = windows[windows.method.isin(COLOUR_METHODS) & windows.error.notna()]
+    for (kind, name), part in rows.groupby(["kind", "method"], sort=False):
+        cells = [f"{region} {clip_mae(part[part.region == region]).strip()}"
+                 for region in ("skin", "crop")]
+        print(f"  {kind:<13}{name:<7}" + "   ".join(cells))
+
+
 def report(windows: pd.DataFrame, clips: pd.DataFrame, train: int,
            train_without_pulse: int) -> None:
+    region_table(windows)
+    windows = windows[windows.region == "skin"]
+    clips = clips[clips.region == "skin"]
     pulse = windows.kind.isin(PULSE_KINDS)
     chosen = np.where(pulse, windows.seed < train, windows.seed < train_without_pulse)
     print(f"\nreliable: peak SNR >= {MIN_SNR_DB:g} dB and pulse colour >= {MIN_PULSE_COLOUR:g}; "
@@ -168,9 +200,11 @@ def main() -> None:
     parser.add_argument("--seeds-without-pulse", type=int, default=8)
     parser.add_argument("--train-without-pulse", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="the released network")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    windows, clips = collect(args.seeds, args.seeds_without_pulse, args.seconds)
+    print(f"network: {args.model}")
+    windows, clips = collect(args.seeds, args.seeds_without_pulse, args.seconds, args.model)
     report(windows, clips, args.train, args.train_without_pulse)
 
 

@@ -1,7 +1,7 @@
 """Is ``rppg infer``'s flow-tracked face crop not worse than the old held-box crop? Paired per clip.
 
 Synthetic clips (``clean`` and ``illumination``, one subject per seed, 128 px, 30 fps) go through
-``infer_video`` with the default weights (open-rppg's TS-CAN trained on PURE) twice: with today's
+``infer_video`` with the default model (``DEFAULT_MODEL``) twice: with today's
 crop (``tracker="flow"``) and with the earlier one (``tracker="legacy"``: Haar every 30 frames,
 the box held in between); everything else is the same code. POS and CHROM run on the flow crop
 beside them. Per clip: the MAE (bpm) of the 10 s windows (every 1 s) against the generator's true
@@ -31,7 +31,7 @@ import scipy.stats
 import torch
 
 from rppg_lib import video_inference
-from rppg_lib.inference import load_model
+from rppg_lib.inference import load_released_model
 from rppg_lib.preprocess import PreprocessConfig
 from rppg_lib.synthetic import generate
 from rppg_lib.video_io import write_video
@@ -49,14 +49,14 @@ def window_truth(hr: np.ndarray, centres: np.ndarray, window_s: float, fps: floa
 
 def clip_mae(video: Path, hr: np.ndarray, loaded, out: Path, tracker: str) -> dict[str, float]:
     """Window HR MAE (bpm) per method on one clip with the face tracker ``tracker``."""
-    methods = ["tscan", "pos", "chrom"] if tracker == "flow" else ["tscan"]
+    methods = ["network", "pos", "chrom"] if tracker == "flow" else ["network"]
     config = functools.partial(PreprocessConfig, tracker=tracker)
     # infer_video builds its PreprocessConfig itself: only the tracker is swapped here
     with mock.patch.object(video_inference, "PreprocessConfig", config), \
             warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = video_inference.infer_video(video, loaded, out, method=methods,
-                                             window_s=WINDOW_S, step_s=STEP_S, progress=False)
+        result = video_inference.infer_video(video, loaded, method=methods, window_s=WINDOW_S,
+                                             step_s=STEP_S, progress=False)
     return {m: float(np.mean(np.abs(r.hr_series - window_truth(hr, r.hr_times, WINDOW_S, FPS))))
             for m, r in result.methods.items()}
 
@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    loaded = load_model(video_inference.default_weights())
+    loaded = load_released_model(video_inference.DEFAULT_MODEL, video_inference.default_weights())
     rows: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.seeds):
@@ -87,7 +87,7 @@ def main() -> None:
                 flow = clip_mae(video, clip.hr, loaded, Path(tmp) / f"f{seed}{scenario}", "flow")
                 legacy = clip_mae(video, clip.hr, loaded, Path(tmp) / f"l{seed}{scenario}",
                                   "legacy")
-                rows.append({**flow, "legacy": legacy["tscan"]})
+                rows.append({**flow, "legacy": legacy["network"]})
                 print(f"seed {seed:>2} {scenario:<13}" + "  ".join(
                     f"{k} {v:6.2f}" for k, v in rows[-1].items()), flush=True)
     report(rows, args)
@@ -98,13 +98,13 @@ def report(rows: list[dict[str, float]], args: argparse.Namespace) -> None:
     print(f"\nwindow HR MAE (bpm), {args.seeds} subjects x {SCENARIOS}, {args.seconds:g} s at "
           f"{SIZE} px; {WINDOW_S:g} s windows every {STEP_S:g} s; mean over n = {n} clips, "
           "95 % bootstrap interval over clips")
-    labels = {"tscan": "TS-CAN, flow crop (today)", "legacy": "TS-CAN, legacy crop",
+    labels = {"network": "TS-CAN, flow crop (today)", "legacy": "TS-CAN, legacy crop",
               "pos": "POS, flow crop", "chrom": "CHROM, flow crop"}
     for key, label in labels.items():
         v = np.array([r[key] for r in rows])
         lo, hi = bootstrap_ci(v)
         print(f"  {label:<27} {v.mean():6.2f}  [{lo:.2f}, {hi:.2f}]")
-    diff = np.array([r["tscan"] - r["legacy"] for r in rows])
+    diff = np.array([r["network"] - r["legacy"] for r in rows])
     lo, hi = bootstrap_ci(diff)
     verdict = ("not worse" if hi < args.margin else
                "worse" if lo > args.margin else "undecided")

@@ -19,6 +19,7 @@ rPPG-Toolbox ``.pth``, open-rppg's TS-CAN, the Benefit-of-Distraction Keras CAN)
 
 from __future__ import annotations
 
+import pickle
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ __all__ = [
     "br_validator",
     "LoadedModel",
     "load_model",
+    "load_released_model",
     "OUTPUT_KINDS",
 ]
 
@@ -512,7 +514,8 @@ class LoadedModel:
     .pth), "open_rppg" (open-rppg TS-CAN) or "keras_can" (Benefit-of-Distraction breathing CAN);
     outputs: the meaning of its output columns; img_size: input size S; frame_depth: temporal
     shift segment (None: no shift); inputs: "standard" (motion/appearance of notebook
-    01_preprocessing) or "open_rppg" (:func:`rppg_lib.weights.open_rppg_inputs`); source: the file.
+    01_preprocessing), "open_rppg" (:func:`rppg_lib.weights.open_rppg_inputs`) or "released"
+    (another open-rppg model, prepared and run by ``spec``); source: the file.
     """
 
     model: nn.Module
@@ -522,6 +525,29 @@ class LoadedModel:
     frame_depth: int | None
     inputs: str
     source: str
+    # the registry entry of a released open-rppg model; with inputs "released" its own input
+    # preparation and forward pass run it (:meth:`~rppg_lib.weights.ReleasedModel.predict`)
+    spec: released.ReleasedModel | None = None
+    name: str | None = None  # the registry name ("tscan.rlap") of a released model
+
+
+def load_released_model(name: str, wheel: str | Path) -> LoadedModel:
+    """open-rppg's released model ``name`` (:data:`rppg_lib.weights.RELEASED_MODELS`, e.g.
+    ``"tscan.rlap"``) from the wheel or the model's ``.weights.h5``, ready for inference.
+
+    The TS-CANs keep the :class:`TSCAN` path (inputs "open_rppg", run clip by clip while the video
+    decodes); every other model is run by its registry entry. ValueError lists the names.
+    """
+    spec = released.released_model(name)
+    path = Path(wheel)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights of model {spec.name} not found: {path}")
+    model = spec.load(path)
+    if spec.name.startswith("tscan."):
+        return LoadedModel(model, "open_rppg", ("pulse",), model.img_size, model.frame_depth,
+                           "open_rppg", str(path), spec=spec, name=spec.name)
+    return LoadedModel(model, "open_rppg", ("pulse",), spec.side, None, "released", str(path),
+                       spec=spec, name=spec.name)
 
 
 def load_model(weights: str | Path, *, frame_depth: int | None = None) -> LoadedModel:
@@ -542,7 +568,13 @@ def load_model(weights: str | Path, *, frame_depth: int | None = None) -> Loaded
         try:
             content = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
-            raise ValueError(f"{path} is not a readable PyTorch file: {err}") from err
+            # torch's message runs over several lines (how to allow-list globals): keep the
+            # first, so the command line's error stays one line
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            if isinstance(err, pickle.UnpicklingError):
+                first = ("it holds objects that only running code from the file could rebuild, "
+                         f"which is refused (weights_only): {first}")
+            raise ValueError(f"{path} is not a readable PyTorch file: {first}") from err
         if isinstance(content, dict) and content.get("format") == CHECKPOINT_FORMAT:
             model, checkpoint = model_from_checkpoint(path)
             config = checkpoint["config"]

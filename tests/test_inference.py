@@ -38,8 +38,9 @@ from rppg_lib.inference import (
 )
 from rppg_lib.models import CAN, MTTSCAN, TSCAN
 from rppg_lib.preprocess import NoFaceError
+from rppg_lib.run.infer import infer_to_folder, register_infer_command
 from rppg_lib.training import ChunkDataset, TrainConfig, build_model, train
-from rppg_lib.video_inference import infer_video, register_infer_command
+from rppg_lib.video_inference import infer_video
 from rppg_lib.video_io import write_video
 
 torch.set_num_threads(1)
@@ -322,8 +323,8 @@ def synthetic_video(tmp_path_factory) -> tuple[Path, float]:
 def test_infer_video_recovers_the_heart_rate_of_a_synthetic_video(synthetic_video, tmp_path):
     path, true_hr = synthetic_video
     model = LoadedModel(_GreenMotion(), "custom", ("pulse",), 36, None, "standard", "green")
-    result = infer_video(path, model, tmp_path, crop="center", window_s=8.0, progress=False)
-    assert np.median(result.methods["tscan"].hr_series) == pytest.approx(true_hr, abs=2.0)
+    result = infer_to_folder(path, model, tmp_path, crop="center", window_s=8.0, progress=False)
+    assert np.median(result.methods["network"].hr_series) == pytest.approx(true_hr, abs=2.0)
     table = pd.read_csv(tmp_path / "pulse.csv")
     assert list(table.columns) == ["time_s", "pulse", "pulse_derivative", "hr_bpm", "reliable"]
     assert len(table) == 240
@@ -338,8 +339,8 @@ def test_infer_video_with_a_trained_checkpoint_finds_the_face(
     synthetic_video, checkpoint_path, tmp_path
 ):
     path, _ = synthetic_video
-    result = infer_video(path, checkpoint_path, tmp_path, window_s=4.0, step_s=2.0,
-                         save_masks=True, progress=False)
+    result = infer_to_folder(path, checkpoint_path, tmp_path, window_s=4.0, step_s=2.0,
+                             save_masks=True, progress=False)
     assert result.summary["frames_without_face"] == 0
     assert result.summary["weights_kind"] == "checkpoint"
     windows = pd.read_csv(tmp_path / "heart_rate.csv")
@@ -360,10 +361,10 @@ def _random_open_rppg_model() -> LoadedModel:
 
 def _runs_with_and_without(option: str, path: Path, tmp_path: Path, **kwargs) -> dict:
     """{True: run, False: run} of infer_video with ``option`` on and off (random open-rppg
-    model, centre crop, 4 s windows), each into its own folder."""
+    model, centre crop, 4 s windows)."""
     return {
-        value: infer_video(path, _random_open_rppg_model(), tmp_path / str(value), crop="center",
-                           window_s=4.0, progress=False, **{option: value}, **kwargs)
+        value: infer_video(path, _random_open_rppg_model(), crop="center", window_s=4.0,
+                           progress=False, **{option: value}, **kwargs)
         for value in (True, False)
     }
 
@@ -374,7 +375,7 @@ def test_frozen_and_eager_networks_give_the_same_heart_rates(synthetic_video, tm
     assert runs[True].summary["network_path"]["mode"] == "frozen TorchScript"
     assert runs[False].summary["network_path"]["mode"] == "eager"
     assert runs[True].summary["network_path"]["torch_threads"] >= 1
-    frozen, eager = (runs[freeze].methods["tscan"] for freeze in (True, False))
+    frozen, eager = (runs[freeze].methods["network"] for freeze in (True, False))
     scale = np.max(np.abs(eager.derivative))
     np.testing.assert_allclose(frozen.derivative, eager.derivative, rtol=0, atol=1e-5 * scale)
     np.testing.assert_allclose(frozen.hr_series, eager.hr_series, atol=0.01)
@@ -388,7 +389,7 @@ def test_the_network_overlapping_the_decoding_gives_the_same_pulse(synthetic_vid
     assert runs[False].summary["network_path"]["overlapped_with_preprocessing"] is False
     assert runs[True].summary["network_path"]["mode"] == "frozen TorchScript"
     assert runs[True].summary["timings_s"]["network_overlapped_s"] > 0
-    streamed, after = (runs[overlap].methods["tscan"] for overlap in (True, False))
+    streamed, after = (runs[overlap].methods["network"] for overlap in (True, False))
     assert streamed.derivative.shape == after.derivative.shape == (240,)
     scale = np.max(np.abs(after.derivative))
     np.testing.assert_allclose(streamed.derivative, after.derivative, rtol=0, atol=1e-5 * scale)
@@ -401,7 +402,7 @@ def test_no_network_thread_outlives_a_video_without_a_face(tmp_path):
     path = tmp_path / "grey.avi"
     write_video(path, np.full((210, 64, 64, 3), 128, np.uint8), FPS)
     with pytest.raises(NoFaceError, match="no face found"):
-        infer_video(path, _random_open_rppg_model(), tmp_path / "out", progress=False)
+        infer_video(path, _random_open_rppg_model(), progress=False)
     assert not [t for t in threading.enumerate() if t.name.startswith("rppg-network")]
 
 
@@ -410,7 +411,7 @@ def test_bf16_network_path_is_recorded_and_stays_close(synthetic_video, tmp_path
     runs = _runs_with_and_without("bf16", path, tmp_path, freeze=False)
     assert runs[True].summary["network_path"]["dtype"] == "bfloat16 autocast, channels-last"
     assert runs[True].summary["network_path"]["mode"] == "eager"
-    fast, eager = (runs[bf16].methods["tscan"].derivative for bf16 in (True, False))
+    fast, eager = (runs[bf16].methods["network"].derivative for bf16 in (True, False))
     assert np.max(np.abs(fast - eager)) < 5e-2 * np.max(np.abs(eager))
 
 
@@ -418,10 +419,10 @@ def test_bf16_network_path_is_recorded_and_stays_close(synthetic_video, tmp_path
                     reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
 def test_rppg_infer_runs_the_network_on_cuda(synthetic_video, tmp_path):
     path, _ = synthetic_video
-    result = infer_video(path, _random_open_rppg_model(), tmp_path, crop="center",
-                         device="cuda", progress=False)
+    result = infer_video(path, _random_open_rppg_model(), crop="center", device="cuda",
+                         progress=False)
     assert result.summary["network_path"]["device"].startswith("cuda")
-    assert result.methods["tscan"].derivative.shape == result.frame_times.shape
+    assert result.methods["network"].derivative.shape == result.frame_times.shape
 
 
 def test_video_without_a_face_is_reported_clearly(tmp_path, checkpoint_path, capsys):
@@ -430,7 +431,7 @@ def test_video_without_a_face_is_reported_clearly(tmp_path, checkpoint_path, cap
     video = tmp_path / "wall.avi"
     write_video(video, frames, FPS)
     with pytest.raises(NoFaceError, match=r"no face found in .*wall\.avi \(60 frames searched"):
-        infer_video(video, checkpoint_path, tmp_path / "out", progress=False)
+        infer_video(video, checkpoint_path, progress=False)
 
     parser = argparse.ArgumentParser(prog="rppg")
     register_infer_command(parser.add_subparsers(dest="command"))
@@ -455,7 +456,7 @@ def test_infer_command_writes_results_and_reports_the_heart_rate(
     monkeypatch.delenv("RPPG_WEIGHTS")
     monkeypatch.setattr("rppg_lib.video_inference.DEFAULT_WEIGHTS_DIR", tmp_path / "none")
     with pytest.raises(FileNotFoundError, match=r"no default weights.*make venv.*--weights"):
-        infer_video(path, None, tmp_path / "again", progress=False)
+        infer_video(path, None, progress=False)
 
 
 def test_open_rppg_models_get_their_own_inputs_in_whole_clips_of_160(synthetic_video, tmp_path):
@@ -474,7 +475,7 @@ def test_open_rppg_models_get_their_own_inputs_in_whole_clips_of_160(synthetic_v
     np.testing.assert_array_equal(inputs[160:], open_rppg_inputs(last)[:40])
 
     path, _ = synthetic_video
-    result = infer_video(path, loaded, tmp_path, crop="center", progress=False)
+    result = infer_video(path, loaded, crop="center", progress=False)
     assert len(result.frame_times) == 240 and result.summary["weights_kind"] == "open_rppg"
 
 

@@ -66,6 +66,7 @@ __all__ = [
     "detect_face",
     "center_box",
     "scale_box",
+    "inner_box",
     "fit_box",
     "smooth_box",
     "check_tracking",
@@ -206,6 +207,17 @@ def scale_box(box: tuple[float, float, float, float], scale: float) -> tuple[int
     x0 = int(math.floor(cx - side / 2.0 + 0.5))
     y0 = int(math.floor(cy - side / 2.0 + 0.5))
     return (x0, y0, side, side)
+
+
+def inner_box(
+    box: tuple[int, int, int, int], width_share: float, height_share: float
+) -> tuple[int, int, int, int]:
+    """The centred part of ``box`` (x, y, w, h) that is ``width_share`` of its width and
+    ``height_share`` of its height (shares in (0, 1]), at least one pixel each way."""
+    x, y, w, h = (int(v) for v in box)
+    inner_w = max(1, int(round(w * width_share)))
+    inner_h = max(1, int(round(h * height_share)))
+    return (x + (w - inner_w) // 2, y + (h - inner_h) // 2, inner_w, inner_h)
 
 
 def fit_box(box: tuple[int, int, int, int], height: int, width: int) -> tuple[int, int, int, int]:
@@ -452,28 +464,42 @@ class BoxTracker:
         self._following = False  # the crop follows the smoothed face until it is at rest again
         self._last_found = False
         self._last_attempt = -1
+        # (x, y, w, h) of the latest frame's face, not enlarged, inside the frame
+        self.face_box: tuple[int, int, int, int] | None = None
 
     def __call__(self, frame: np.ndarray, t: int) -> tuple[tuple[int, int, int, int], bool]:
         height, width = frame.shape[:2]
+        crop, face, found = self._boxes(frame, t)
+        # the face itself, not enlarged: where the skin is (the crop keeps background in view)
+        self.face_box = fit_box(face, height, width)
+        return crop, found
+
+    def _boxes(
+        self, frame: np.ndarray, t: int
+    ) -> tuple[tuple[int, int, int, int], tuple[float, float, float, float], bool]:
+        """(crop box, face box before enlarging, found) of frame ``t``."""
+        height, width = frame.shape[:2]
         if self.policy == "none":
-            return (0, 0, width, height), True
+            return (0, 0, width, height), (0, 0, width, height), True
         if self.policy == "center":
-            return center_box(height, width), True
+            return center_box(height, width), center_box(height, width), True
         if self.policy == "box":
             if t >= len(self.boxes):
                 raise ValueError(
                     f"boxes has {len(self.boxes)} rows but the clip has more frames (frame {t})"
                 )
-            return fit_box(scale_box(self.boxes[t], self.box_scale), height, width), True
+            box = self.boxes[t]
+            return fit_box(scale_box(box, self.box_scale), height, width), box, True
         if self.tracker == "legacy":
             self._legacy_step(frame, t)
         else:
             self._flow_step(frame, t)
         if (not self._last_found and self.no_face == "center") or self._state is None:
-            return center_box(height, width), self._last_found
+            return center_box(height, width), center_box(height, width), self._last_found
         cx, cy, side = self._state
         face_box = (cx - side / 2, cy - side / 2, side, side)
-        return fit_box(scale_box(face_box, self.box_scale), height, width), self._last_found
+        crop = fit_box(scale_box(face_box, self.box_scale), height, width)
+        return crop, scale_box(face_box, 1.0), self._last_found
 
     def _detect(
         self, frame: np.ndarray, t: int, refine: bool = False

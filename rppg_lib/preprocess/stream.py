@@ -177,6 +177,7 @@ def preprocess_frames(
     manifest_extra: dict[str, Any] | None = None,
     threads: ThreadSettings | None = None,
     on_mask_frame: Callable[[np.ndarray], None] | None = None,
+    on_frame: Callable[[np.ndarray, tuple[int, int, int, int]], None] | None = None,
 ) -> PreprocessedClip:
     """Preprocess a stream of RGB uint8 frames (H, W, 3) sampled at ``fps`` Hz (one pass).
 
@@ -193,6 +194,9 @@ def preprocess_frames(
     on_mask_frame: called with each frame's crop on the mask grid ((M, M, 3) float32, the row
     ``mask_frames`` gets) as soon as it is made, so a consumer (a network) can start on the first
     frames while later ones decode.
+    on_frame: called with each whole frame ((H, W, 3) uint8 RGB) and its face box (x, y, w, h),
+    the box the crop was enlarged from (for ``crop="center"`` the centre square itself), so a
+    consumer can read the face's own pixels at full resolution.
 
     Raises ValueError for a non-RGB-uint8 frame, a clip shorter than max(2, frame_depth) frames,
     a waveform/box/time array whose length is not T, or (``crop="haar"``) no face in any frame.
@@ -206,6 +210,7 @@ def preprocess_frames(
         fps=fps, clip_id=clip_id, source=source, boxes=boxes, bvp=bvp, resp=resp,
         frame_times=frame_times, n_frames=n_frames, progress=progress, prefetch=prefetch,
         manifest_extra=manifest_extra or {}, threads=threads, on_mask_frame=on_mask_frame,
+        on_frame=on_frame,
     )
     folder = Path(out_dir) if out_dir is not None else None
     stores = _Stores(folder, cfg.size, cfg.mask_grid)
@@ -234,6 +239,7 @@ class _ClipOptions:
     manifest_extra: dict[str, Any]
     threads: ThreadSettings | None
     on_mask_frame: Callable[[np.ndarray], None] | None
+    on_frame: Callable[[np.ndarray, tuple[int, int, int, int]], None] | None
 
     @property
     def name(self) -> str:
@@ -317,6 +323,8 @@ def _first_pass(
             frame = _check_frame(frame, t, shape, clip.name)
             shape = frame.shape
             (x, y, w, h), ok = tracker(frame, t)
+            if clip.on_frame is not None:
+                clip.on_frame(frame, tracker.face_box)
             crop = frame[y : y + h, x : x + w].astype(np.float32)
             cur = normalize_crop(crop, cfg.size, "area")
             mask_frame = normalize_crop(crop, cfg.mask_grid, cfg.mask_interpolation)

@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import rppg_lib
+from rppg_lib.run.infer import register_infer_command
 from rppg_lib.run.params import parse_overrides
 from rppg_lib.run.runner import RunError, RunInterrupted, run
 from rppg_lib.run.study import COMPARE_TOLERANCE, compare_records, run_study
-from rppg_lib.video_inference import register_infer_command
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -8,8 +8,8 @@ crops, so that a caller needs nothing model-specific::
     model = spec.load("data/weights/open_rppg-0.1.1-py3-none-any.whl")
     pulse = spec.predict(model, crops)  # crops (T, H, W, 3) uint8 at 30 fps -> (T,)
 
-Models of the wheel not listed here could not be ported faithfully (see the module
-:mod:`rppg_lib.weights.open_rppg_models`).
+The wheel's PhysFormer, PhysMamba, RhythmMamba and ME are not listed: this suite has no port of
+them proven against the wheel's Keras forward pass (docs/own-video.md, "Models").
 """
 
 from __future__ import annotations
@@ -61,14 +61,17 @@ class ReleasedModel:
         """The PyTorch port with the weights of ``path`` (the wheel, or this model's ``.h5``)."""
         return self.load_weights(path, self.variant)
 
-    def predict(self, model: nn.Module, crops: np.ndarray) -> np.ndarray:
-        """The model's output ``(T,)`` float32 for one video's face crops ``(T, H, W, 3)``."""
-        x = torch.from_numpy(self.prepare(crops))
-        with torch.no_grad():
-            out: Any = model(x)
+    def predict(
+        self, model: nn.Module, crops: np.ndarray, device: str | torch.device = "cpu"
+    ) -> np.ndarray:
+        """The model's output ``(T,)`` float32 for one video's face crops ``(T, H, W, 3)``, run
+        on ``device`` (the model is moved there)."""
+        x = torch.from_numpy(self.prepare(crops)).to(device)
+        with torch.inference_mode():
+            out: Any = model.to(device)(x)
         if isinstance(out, tuple):  # a streaming model also returns its state
             out = out[0]
-        return out.reshape(-1).numpy()[: len(crops)]
+        return out.reshape(-1).float().cpu().numpy()[: len(crops)]
 
 
 def _tscan_prepare(crops: np.ndarray) -> np.ndarray:
