@@ -247,17 +247,19 @@ def _check_methods(method: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def _check_window(window_s: float, step_s: float) -> tuple[float, float]:
+def _check_window(window_s: float | None, step_s: float) -> tuple[float | None, float]:
     for name, value in (("window_s (--window)", window_s), ("step_s (--step)", step_s)):
+        if value is None:
+            continue
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not number or not np.isfinite(value) or value <= 0:
             raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-    if window_s < MIN_WINDOW_S:
+    if window_s is not None and window_s < MIN_WINDOW_S:
         raise ValueError(
             f"window_s (--window) = {window_s:g} s is too short: a heart-rate window must hold two "
             f"periods of the slowest rate ({60 * HR_BAND[0]:g} bpm), at least {MIN_WINDOW_S:.2f} s"
         )
-    return float(window_s), float(step_s)
+    return (None if window_s is None else float(window_s)), float(step_s)
 
 
 @dataclass
@@ -318,7 +320,6 @@ def _quality(name: str, pulse: np.ndarray, fps: float, window_s: float, step_s: 
              rgb: np.ndarray, derivative: np.ndarray | None = None) -> MethodResult:
     """Windows, confidence and whole-video rate of one method's pulse; ``rgb`` (T, 3) is the mean
     colour of the face crop, against which each window's rate is checked."""
-    window = min(window_s, len(pulse) / fps)
     try:
         # a constant network output (a blank video) integrates to a ramp whose detrended rest
         # is rounding noise: it has no pulse, whatever peak the band-pass leaves
@@ -330,10 +331,10 @@ def _quality(name: str, pulse: np.ndarray, fps: float, window_s: float, step_s: 
                             np.array([], dtype=bool), None, None, reason=str(err),
                             derivative=derivative)
     times, rates, snr, share = heart_rate_quality_series(
-        pulse, fps, window, step_s, low=HR_BAND[0], high=HR_BAND[1],
+        pulse, fps, window_s, step_s, low=HR_BAND[0], high=HR_BAND[1],
         tolerance_hz=_SNR_TOLERANCE_HZ,
     )
-    colour = _window_colours(rgb, fps, times, rates, window)
+    colour = _window_colours(rgb, fps, times, rates, window_s)
     reliable = (snr >= MIN_SNR_DB) & (colour >= MIN_PULSE_COLOUR)  # NaN colour: not reliable
     whole = peak_quality(pulse, fps, *HR_BAND, tolerance_hz=_SNR_TOLERANCE_HZ)
     hr, reason = None, None
@@ -383,7 +384,7 @@ def _reference_rates(kind: str, signal: Any, frame_times: np.ndarray, result: Me
         return ref
     values = resample_to_times(signal.values, signal.times, t[covered], tolerance_s=tol)
     first = int(np.argmax(covered))
-    length = int(round(min(window_s, len(t) / fps) * fps))
+    length = int(round(window_s * fps))  # at most the video (_check_duration)
     if kind == "bvp":
         try:
             values = process_waveform(values, fps, HR_BAND, integrate=False)
@@ -431,7 +432,7 @@ def infer_video(
     fps: float | None = None,
     crop: str = "haar",
     colour_region: str = "skin",
-    window_s: float = HR_WINDOW_S,
+    window_s: float | None = None,
     step_s: float = HR_STEP_S,
     device: str = "auto",
     batch_frames: int | None = None,
@@ -459,7 +460,9 @@ def infer_video(
     colour_region: where the colour methods and the pulse-colour test read the mean colour:
         "skin" (:data:`SKIN_REGION` of the face box, at full resolution) or "crop" (the network's
         enlarged crop, the earlier behaviour).
-    window_s, step_s: the sliding window of the heart rate over time (s); window_s >= 2.86 s.
+    window_s, step_s: the sliding window of the heart rate over time (s); window_s >= 2.86 s and
+        at most the video's length (longer is refused); None: 10 s (``HR_WINDOW_S``), or the
+        whole video when it is shorter (the summary records the window used).
     freeze: run the network as a frozen TorchScript (:func:`rppg_lib.inference.frozen_model`;
         outputs equal the eager float32 model's to ~1e-6); False: eagerly. The summary's
         ``network_path`` records which ran, on which device, with how many threads.
@@ -492,7 +495,7 @@ def infer_video(
     if networked:
         resolve_device(device)  # an unknown or absent device fails here, not after decoding
     source = _open_source(video_path, fps)
-    _check_duration(video_path, len(source.frame_times), source.fps)
+    window_s = _check_duration(video_path, len(source.frame_times), source.fps, window_s)
     reference = None if gt_path is None else _read_ground_truth(gt_path, source.frame_times)
     loaded, model_name = _resolve_weights(weights, model) if networked else (None, None)
     if before_decoding is not None:
@@ -536,7 +539,7 @@ def infer_video(
         frame_times = np.asarray(pre.frame_times, dtype=np.float64)
         fs = source.fps
         timings["decode_and_crop_s"] = time.perf_counter() - clock
-        _check_duration(video_path, n, fs)
+        window_s = _check_duration(video_path, n, fs, window_s)
         rgb = (skin.colours() if skin is not None
                else np.asarray(pre.mask_frames, dtype=np.float64).mean(axis=(1, 2)))
         if loaded is not None:
@@ -616,13 +619,27 @@ def _run_released(loaded: LoadedModel, crops: Any, device: str) -> tuple[np.ndar
     return raw.astype(np.float64), path
 
 
-def _check_duration(video_path: Path, n: int, fps: float) -> None:
-    """A heart rate needs one period of the slowest rate, 1.43 s (``n`` 0: count unknown yet)."""
-    if n and n / fps < 1.0 / HR_BAND[0]:
+def _check_duration(video_path: Path, n: int, fps: float,
+                    window_s: float | None) -> float | None:
+    """The window to use (s): ``window_s``, or for None the default HR_WINDOW_S capped at the
+    video's length. Refuses a video shorter than one period of the slowest rate (1.43 s) and a
+    window longer than the video (``n`` 0: count unknown yet; the window stays as given)."""
+    if not n:
+        return window_s
+    duration = n / fps
+    if duration < 1.0 / HR_BAND[0]:
         raise ValueError(
-            f"video {video_path} holds {n} frames ({n / fps:.2f} s at {fps:g} fps): too short "
+            f"video {video_path} holds {n} frames ({duration:.2f} s at {fps:g} fps): too short "
             f"for a heart rate (at least {1 / HR_BAND[0]:.2f} s)"
         )
+    if window_s is None:
+        return min(HR_WINDOW_S, duration)
+    if window_s > duration:
+        raise ValueError(
+            f"window_s (--window) = {window_s:g} s is longer than video {video_path} "
+            f"({duration:.2f} s at {fps:g} fps): choose a window of at most {duration:.2f} s"
+        )
+    return window_s
 
 
 def _count(source: _Source) -> int:

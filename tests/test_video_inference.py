@@ -288,6 +288,20 @@ def test_a_second_run_needs_force_and_leaves_no_stale_file(blank, tmp_path):
     assert len(old) == 1 and (old[0] / "mask_frames.npy").is_file()
 
 
+def test_a_window_longer_than_the_video_is_refused_before_decoding(tmp_path, capsys,
+                                                                   monkeypatch):
+    _no_decoding(monkeypatch)
+    video = tmp_path / "clip.avi"
+    write_video(video, np.full((150, 64, 64, 3), 128, dtype=np.uint8), FPS)  # 5 s
+    argv = ["infer", str(video), "--method", "pos", "--window", "1000",
+            "--out", str(tmp_path / "o")]
+    assert main(argv) == 2  # it used to become one 5 s window, the summary saying 1000
+    err = capsys.readouterr().err
+    assert "window_s (--window) = 1000 s is longer than video" in err
+    assert "(5.00 s at 30 fps): choose a window of at most 5.00 s" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
 def test_a_video_shorter_than_one_slow_beat_is_refused_before_decoding(tmp_path, capsys,
                                                                       monkeypatch):
     _no_decoding(monkeypatch)
@@ -302,7 +316,7 @@ def test_a_frame_folder_needs_a_plausible_fps(tmp_path, capsys):
     from rppg_lib.video_io import write_image_folder
 
     folder = tmp_path / "frames"
-    write_image_folder(folder, np.full((60, 32, 32, 3), 100, dtype=np.uint8))
+    write_image_folder(folder, np.full((120, 32, 32, 3), 100, dtype=np.uint8))
     base = ["infer", str(folder), "--method", "green", "--crop", "center", "--window", "3"]
     assert main(base + ["--out", str(tmp_path / "a")]) == 2
     assert "--fps is required for the frame folder" in capsys.readouterr().err
@@ -310,7 +324,7 @@ def test_a_frame_folder_needs_a_plausible_fps(tmp_path, capsys):
     assert "fps (--fps) = 500.0 Hz is outside" in capsys.readouterr().err
     assert main(base + ["--fps", "30", "--out", str(tmp_path / "c"), "--no-progress"]) == 0
     summary = json.loads((tmp_path / "c" / "summary.json").read_text())
-    assert summary["n_frames"] == 60 and summary["hr_bpm"] is None  # a still grey: no pulse
+    assert summary["n_frames"] == 120 and summary["hr_bpm"] is None  # a still grey: no pulse
 
 
 REAL_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "real" / "naber_rppg_video" / \

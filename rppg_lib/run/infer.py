@@ -307,7 +307,8 @@ def register_infer_command(subparsers: argparse._SubParsersAction) -> None:
                         "a video's header")
     parser.add_argument("--crop", choices=("haar", "center"), default="haar",
                         help="face detection and tracking (default) or centre square")
-    parser.add_argument("--window", type=float, default=10.0, help="HR window length (s)")
+    parser.add_argument("--window", type=float, default=None,
+                        help="HR window length (s; default 10, or the whole of a shorter video)")
     parser.add_argument("--step", type=float, default=1.0, help="HR window step (s)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     parser.add_argument("--masks", action="store_true", help="also save the attention masks")
