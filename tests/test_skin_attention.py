@@ -40,6 +40,7 @@ from rppg_lib.steps.inverse_attention_noise import (
     load_clip_estimates,
     plot_source_comparison,
     region_correlation_table,
+    region_verdicts,
     source_comparison,
     source_correlation_tables,
 )
@@ -316,14 +317,18 @@ def test_source_comparison_means_intervals_and_counts():
     assert trained["n_subjects"].tolist() == [2] * 4  # too few subjects: no interval
     assert trained["r_inverse_low"].isna().all() and trained["difference_high"].isna().all()
     assert trained["r_inverse"].tolist() == pytest.approx([0.4, 0.5, 0.6, 0.5])
-    # verdicts from the interval: 5 subjects are too few to decide; 12 whose inverse region
-    # tracks the light better decide "holds", and the same with the regions swapped "fails"
-    assert set(table["verdict"]) == {"undecided"}
+    # a description: the verdict with a source's masks is region_verdicts at that level, from
+    # the one rule: 5 subjects are too few to decide; 12 whose inverse region tracks the light
+    # better decide "holds", and the same with the regions swapped "fails"
+    assert "verdict" not in table
+    assert set(region_verdicts(_table(subject_r), level="oracle masks")["verdict"]) == {"undecided"}
     many = {f"s{i}": 0.2 + 0.04 * i for i in range(12)}
     decided = source_comparison({"oracle": _table(many)}).set_index("channel")
-    assert decided.loc["mean", "difference_low"] > 0 and (decided["verdict"] == "holds").all()
+    assert decided.loc["mean", "difference_low"] > 0
+    rows = region_verdicts(_table(many), level="oracle masks")
+    assert set(rows["claim_verdict"]) == {"holds"} and set(rows["level"]) == {"oracle masks"}
     swapped = _table(many).rename(columns={"r_inverse": "r_attention", "r_attention": "r_inverse"})
-    assert (source_comparison({"oracle": swapped})["verdict"] == "fails").all()
+    assert set(region_verdicts(swapped)["claim_verdict"]) == {"fails"}
     fig = plot_source_comparison(table)
     panels = fig.axes
     assert len(panels) == 2
