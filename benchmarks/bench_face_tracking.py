@@ -2,7 +2,8 @@
 
 Trackers: ``legacy`` (the box is held between Haar detections every 30 frames and moved by each
 detection to a moving average) and ``flow`` (the default: optical-flow tracking, one-euro
-smoothing, re-detection hysteresis and a dead band; see ``rppg_lib.preprocess.face``). Both run
+smoothing, re-detection hysteresis and a dead band; see ``rppg_lib.preprocess.face_tracking``).
+Both run
 through ``BoxTracker`` with the default ``PreprocessConfig`` parameters.
 
 Measures (face size = median side of the legacy tracker's face box on that clip, so that both
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rppg_lib.preprocess.face import BoxTracker
+from rppg_lib.preprocess.face_tracking import BoxTracker
 from rppg_lib.synthetic import generate
 from rppg_lib.video_io import read_video
 

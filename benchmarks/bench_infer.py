@@ -1,15 +1,18 @@
 """Speed of ``rppg infer``: a 60 s 640x480 30 fps video as a multiple of real time on 2 CPU
 cores, with the share of decoding, face tracking and cropping, the network and the
-post-processing, beside today's path (the ``infer_video`` of --baseline, a commit before this
-work, which ran the PURE TS-CAN), the default path with the other TS-CAN (``--model tscan.pure``)
-and this branch's other network paths (``--eager``, ``--bf16``, and the frozen network run after
-the decoding instead of overlapping it); and its peak memory at two video lengths.
+post-processing, beside an earlier ``rppg infer`` (--baseline, a commit before the colour came
+from the skin and the default became the RLAP TS-CAN: it ran the PURE TS-CAN), run whole in its
+own process from a git worktree of that commit next to today's, run the same way; the default
+path with the other TS-CAN (``--model tscan.pure``) and the other network paths (``--eager``,
+``--bf16``, and the frozen network run after the decoding instead of overlapping it); and its
+peak memory at two video lengths.
 
 The video is bench_preprocess.py's synthetic face (the scikit-image astronaut drifting over a
 texture, MJPG by default) written to --workdir and kept between runs. Each path runs
 ``--repeats`` times, alternating, and the best time of each counts (the machine may be shared);
 the CPU seconds (user + system, all threads) of that run are printed beside the wall clock, as
-they depend less on other work on the machine. Every path but ``tscan.pure`` and today's uses the
+they depend less on other work on the machine. Every path but ``tscan.pure`` and the earlier
+one uses the
 default model (:data:`~rppg_lib.video_inference.DEFAULT_MODEL`, open-rppg's TS-CAN trained on
 RLAP) from data/weights/, and writes its files as ``rppg infer`` does. The network path that ran
 (mode, threads) is read from the summary.
@@ -35,8 +38,9 @@ Run: ``python benchmarks/bench_infer.py [--seconds 60] [--baseline 20433ba] [--m
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
-import importlib.util
+import json
 import os
 import resource
 import subprocess
@@ -44,6 +48,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -54,28 +59,38 @@ from bench_preprocess import make_video  # noqa: E402
 
 from rppg_lib.run.infer import infer_to_folder  # noqa: E402
 from rppg_lib.synthetic import generate  # noqa: E402
-from rppg_lib.video_inference import default_weights  # noqa: E402
 from rppg_lib.video_io import DecodedFrames, write_video  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @functools.lru_cache
-def baseline_module(commit: str):
-    """``rppg_lib/video_inference.py`` as it was at ``commit``, imported beside today's."""
-    source = subprocess.run(
-        ["git", "show", f"{commit}:rppg_lib/video_inference.py"], cwd=REPO, check=True,
-        capture_output=True, text=True,
-    ).stdout
-    # The report package moved into the run layer since; the old code's figure saving lives there.
-    source = source.replace("rppg_lib.report.", "rppg_lib.run.report.")
-    path = Path(tempfile.mkdtemp()) / "video_inference_baseline.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("video_inference_baseline", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+def baseline_tree(commit: str) -> Path:
+    """A git worktree of ``commit`` (removed at exit) with today's data/weights linked in: the old
+    ``rppg infer`` runs whole, with its own library, never mixed with today's."""
+    tree = Path(tempfile.mkdtemp()) / commit
+    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), commit], cwd=REPO,
+                   check=True)
+    atexit.register(subprocess.run, ["git", "worktree", "remove", "--force", str(tree)],
+                    cwd=REPO, check=False)
+    (tree / "data").mkdir(exist_ok=True)
+    (tree / "data" / "weights").symlink_to(REPO / "data" / "weights")
+    return tree
+
+
+def run_cli(tree: Path, video: Path, out: Path, threads: int) -> SimpleNamespace:
+    """``rppg infer VIDEO --out OUT`` of the library in ``tree``, in a fresh process (startup and
+    imports included); its summary and the child's CPU seconds and peak RSS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = {**os.environ, "PYTHONPATH": str(tree), "RPPG_THREADS": str(threads)}
+    command = [sys.executable, "-m", "rppg_lib.run.cli", "infer", str(video), "--out", str(out)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"rppg infer of {tree.name} failed: {done.stderr.strip()[-400:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    summary = json.loads((out / "summary.json").read_text())
+    return SimpleNamespace(summary=summary, cpu=cpu, rss_mib=after.ru_maxrss / 1024)
 
 
 def decode_seconds(video: Path) -> float:
@@ -90,19 +105,24 @@ def cpu_seconds() -> float:
     return t.user + t.system
 
 
+# Paths run as a whole `rppg infer` process: today's and the --baseline commit's, like for like.
+CLI_PATHS = ("cli", "today")
+
 PATH_LABELS = {
     "frozen": "default (frozen, overlapped)",
     "sequential": "frozen, after the decoding",
     "eager": "--eager",
     "bf16": "--bf16 (overlapped)",
     "tscan.pure": "--model tscan.pure (as default)",
+    "cli": "rppg infer, whole process",
 }
 
 
 def run_path(name: str, video: Path, out: Path, baseline: str):
     """One ``rppg infer`` of ``video`` by path ``name`` (:data:`PATH_LABELS`, or "today")."""
-    if name == "today":
-        return baseline_module(baseline).infer_video(video, default_weights(), out, progress=False)
+    if name in CLI_PATHS:
+        tree = REPO if name == "cli" else baseline_tree(baseline)
+        return run_cli(tree, video, out, torch.get_num_threads())
     model = name if name.startswith("tscan.") else None  # None: the default model
     return infer_to_folder(video, None, out, model=model, bf16=name == "bf16",
                            freeze=name in ("frozen", "sequential", "tscan.pure"),
@@ -113,7 +133,9 @@ def child_peak_rss(name: str, video: Path, baseline: str) -> None:
     """In a fresh process: run one path, print its peak RSS (MiB)."""
     with tempfile.TemporaryDirectory() as tmp:
         run_path(name, video, Path(tmp) / "out", baseline)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    peaks = (resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF,
+                                                            resource.RUSAGE_CHILDREN))
+    print(max(peaks) / 1024)  # a CLI path's peak is its child's
 
 
 def peak_rss(name: str, video: Path, baseline: str, threads: int) -> float:
@@ -144,7 +166,8 @@ def time_paths(video: Path, paths: list[str], args: argparse.Namespace) -> dict:
             with tempfile.TemporaryDirectory() as tmp:
                 t0, c0 = time.perf_counter(), cpu_seconds()
                 result = run_path(name, video, Path(tmp) / name, args.baseline)
-                wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+                wall, cpu = time.perf_counter() - t0, getattr(result, "cpu", None)
+                cpu = cpu_seconds() - c0 if cpu is None else cpu
             if wall < best[name]["wall"]:
                 best[name] = {"wall": wall, "cpu": cpu, "summary": result.summary}
         print(f"repeat {repeat + 1}: " + ", ".join(
@@ -195,7 +218,8 @@ def main() -> None:
     parser.add_argument("--workdir", default="data/bench_infer")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--baseline", default="20433ba",
-                        help="commit whose rppg infer is today's path ('' to skip)")
+                        help="earlier commit whose whole rppg infer runs beside today's ('' to "
+                             "skip)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory", type=float, nargs="*", default=[],
                         help="video lengths (s) for the peak-memory table, e.g. 30 120")
@@ -213,7 +237,8 @@ def main() -> None:
     if args.child:
         child_peak_rss(args.child, Path(args.child_video), args.baseline)
         return
-    paths = [*PATH_LABELS] + (["today"] if args.baseline else [])
+    paths = [p for p in PATH_LABELS if p not in CLI_PATHS]
+    paths += list(CLI_PATHS) if args.baseline else []
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if args.hr_check:
@@ -227,7 +252,7 @@ def main() -> None:
     best = time_paths(video, paths, args)
     print_speed(best, paths, args)
     if args.memory:
-        memory_table(args.memory, [p for p in paths if p in ("frozen", "today")], args)
+        memory_table(args.memory, [p for p in paths if p in ("frozen", *CLI_PATHS)], args)
 
 
 def print_speed(best: dict, paths: list[str], args: argparse.Namespace) -> None:
@@ -238,7 +263,7 @@ def print_speed(best: dict, paths: list[str], args: argparse.Namespace) -> None:
     print(f"  {'path':<32}{'wall s':>7}{'x real t.':>10}{'vs today':>9}{'CPU s':>7}")
     for name in paths:
         b = best[name]
-        label = PATH_LABELS.get(name, f"today ({args.baseline})")
+        label = PATH_LABELS.get(name, f"earlier rppg infer ({args.baseline})")
         ratio = best["today"]["wall"] / b["wall"] if "today" in best else float("nan")
         print(f"  {label:<32}{b['wall']:7.1f}{seconds / b['wall']:9.2f}x{ratio:8.2f}x"
               f"{b['cpu']:7.1f}")

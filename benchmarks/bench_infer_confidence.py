@@ -40,7 +40,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_infer_crop import window_truth  # noqa: E402
 
-from rppg_lib.inference import load_released_model  # noqa: E402
+from rppg_lib.network_inference import load_released_model  # noqa: E402
 from rppg_lib.synthetic import generate  # noqa: E402
 from rppg_lib.video_inference import (  # noqa: E402
     DEFAULT_MODEL,

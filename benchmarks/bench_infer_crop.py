@@ -31,7 +31,7 @@ import scipy.stats
 import torch
 
 from rppg_lib import video_inference
-from rppg_lib.inference import load_released_model
+from rppg_lib.network_inference import load_released_model
 from rppg_lib.preprocess import PreprocessConfig
 from rppg_lib.synthetic import generate
 from rppg_lib.video_io import write_video

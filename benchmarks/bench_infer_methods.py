@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_infer import baseline_module  # noqa: E402
 
-from rppg_lib.steps.study import prepare_study  # noqa: E402
+from rppg_lib.steps.dataset_split import prepare_study  # noqa: E402
 from rppg_lib.video_inference import METHODS, default_weights, infer_video  # noqa: E402
 
 WINDOW_S, STEP_S = 10.0, 1.0

@@ -4,21 +4,22 @@
                                       [--chunks 4] [--compile] [--threads N]
 
 Variants (each a documented option of :func:`rppg_lib.training.train` (``TrainConfig``) and
-:func:`rppg_lib.inference.run_network`):
+:func:`rppg_lib.network_inference.run_network`):
 
 * ``today``: the code path before the fast paths: eager float32, ``torch.no_grad`` (the same
   computation as rPPG-Toolbox's TS-CAN);
 * ``default``: the default path now (inference under ``torch.inference_mode``); same numbers;
 * ``channels_last``, ``bf16`` (bfloat16 autocast; only where the CPU supports it), both;
 * ``freeze`` (inference only): the model traced with TorchScript, frozen and optimised for
-  inference (:func:`rppg_lib.inference.frozen_model`; the default of ``rppg infer``); its
+  inference (:func:`rppg_lib.network_inference.frozen_model`; the default of ``rppg infer``); its
   trace is part of each timed call, as in ``rppg infer``;
 * ``compile`` (with ``--compile``): ``torch.compile`` of the model, its compile time printed
   apart (the first call) from its steady rate.
 
 Training frames/s count the frames of one optimisation step (forward, backward, AdamW step) of
 ``--chunks`` chunks x 180 frames (the rPPG-Toolbox recipe: 4). Inference frames/s count frames
-through :func:`~rppg_lib.inference.run_network` with frame_depth 10 and 200-frame batches (the
+through :func:`~rppg_lib.network_inference.run_network` with frame_depth 10 and 200-frame batches
+(the
 default of ``rppg infer``). The variants alternate within each repeat and the best time of each
 counts, so that the ratios hold on a machine shared with other work. ``rel. diff`` is the
 largest difference of the inference outputs from ``today``'s, relative to their largest value
@@ -60,8 +61,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rppg_lib.inference import bf16_supported, run_network
 from rppg_lib.models import CAN, TSCAN
+from rppg_lib.network_inference import bf16_supported, run_network
 from rppg_lib.training.loop import mse_loss
 
 REAL_TIME_FPS = 30.0
@@ -216,7 +217,7 @@ def hr_check(seeds: int, weights: str) -> None:
     bootstrap 95 % interval."""
     import cv2
 
-    from rppg_lib.inference import load_model, predict_clip
+    from rppg_lib.network_inference import load_model, predict_clip
     from rppg_lib.synthetic import generate
     from rppg_lib.weights.open_rppg import open_rppg_inputs
 

@@ -156,7 +156,8 @@ def child_preprocess(video: str, cache: str, size: int, mode: str) -> dict:
     from rppg_lib.video_io import probe_video
 
     if mode == "today":
-        from rppg_lib.preprocess import face, storage
+        from rppg_lib.preprocess import face_tracking as face
+        from rppg_lib.preprocess import storage
 
         set_thread_settings(ThreadSettings(manage=False))
         RunningStats.update = legacy_update

@@ -1,9 +1,9 @@
-"""Attention masks of the convolutional attention networks: storage, a skin metric, figures.
+"""Attention masks of the convolutional attention networks: storage and a skin metric.
 
 The masks are the gate sigmoid outputs *before* normalisation (notebook 03_attention_masks):
 ``gate1`` (T, M1, M1) with M1 = S − 2 (34 at S = 36), one per frame, and ``gate2`` (T, M2, M2)
 (15 at 36). They are
-obtained with :func:`rppg_lib.inference.predict_clip` (``return_masks=True``).
+obtained with :func:`rppg_lib.network_inference.predict_clip` (``return_masks=True``).
 
 Geometry: gate-1 cell (i, j) is computed from the 3x3 neighbourhood of input pixel (i + 1, j + 1)
 (a "same" then a "valid" 3x3 convolution), so the gate-1 grid is the input crop without its
@@ -14,16 +14,13 @@ one-pixel border; gate 2 is the same construction one 2x2 average-pool further i
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from matplotlib.figure import Figure
 
 from rppg_lib.atomic import atomic_write_with
-from rppg_lib.figure_style import style_context
 from rppg_lib.models.tscan import spatial_sizes
 from rppg_lib.validation import check_choice, check_positive, check_positive_int
 
@@ -35,10 +32,6 @@ __all__ = [
     "skin_on_mask_grid",
     "SkinFraction",
     "skin_fraction",
-    "plot_mask_overlays",
-    "plot_mean_mask",
-    "plot_mask_kymograph",
-    "plot_masks_over_time",
 ]
 
 GATES = ("gate1", "gate2")
@@ -204,129 +197,3 @@ def skin_fraction(masks: np.ndarray, skin: np.ndarray) -> SkinFraction:
 # --- figures ---------------------------------------------------------------------------------
 
 
-def _as_image(frame: np.ndarray) -> np.ndarray:
-    img = np.asarray(frame, dtype=np.float32)
-    if img.max() > 1.0:
-        img = img / 255.0
-    return np.clip(img, 0.0, 1.0)
-
-
-def _pick(n_frames: int, indices: Sequence[int] | None, n: int) -> list[int]:
-    if indices is None:
-        n = min(check_positive_int(n, "n"), n_frames)
-        return np.linspace(0, n_frames - 1, n).round().astype(int).tolist()
-    out = [int(i) for i in indices]
-    bad = [i for i in out if not 0 <= i < n_frames]
-    if bad or not out:
-        raise ValueError(f"indices must be frame numbers in [0, {n_frames}), got {list(indices)}")
-    return out
-
-
-def plot_mask_overlays(
-    masks: AttentionMasks,
-    frames: np.ndarray,
-    *,
-    gate: str = "gate1",
-    indices: Sequence[int] | None = None,
-    n: int = 4,
-    alpha: float = 0.55,
-) -> Figure:
-    """Face crops (top row) and the same crops with the mask overlaid (bottom row) for ``n``
-    evenly spaced frames (or ``indices``). frames: (T, h, w, 3) crops, uint8 or floats in [0, 1]
-    (e.g. ``PreprocessedClip.mask_frames``); the mask is drawn over the whole crop."""
-    mask = masks.gate(gate)
-    if len(frames) != masks.n_frames:
-        raise ValueError(f"frames has {len(frames)} frames, the masks {masks.n_frames}")
-    chosen = _pick(masks.n_frames, indices, n)
-    with style_context():
-        fig = Figure(figsize=(1.2 * len(chosen) + 0.6, 2.7), layout="constrained")
-        axes = fig.subplots(2, len(chosen), squeeze=False)
-        for col, t in enumerate(chosen):
-            img = _as_image(frames[t])
-            extent = (0, img.shape[1], img.shape[0], 0)
-            axes[0, col].imshow(img, extent=extent)
-            axes[0, col].set_title(f"{t / masks.fps:.1f} s", fontsize=8)
-            axes[1, col].imshow(img, extent=extent)
-            im = axes[1, col].imshow(
-                mask[t].astype(np.float32), cmap="inferno", alpha=alpha, vmin=0, vmax=1,
-                extent=extent,
-            )
-            for ax in axes[:, col]:
-                ax.set_xticks([])
-                ax.set_yticks([])
-        axes[0, 0].set_ylabel("crop")
-        axes[1, 0].set_ylabel(f"{gate} mask")
-        fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.8, label="sigmoid")
-    return fig
-
-
-def plot_mean_mask(
-    masks: AttentionMasks, frames: np.ndarray | None = None, *, gate: str = "gate1"
-) -> Figure:
-    """The mask averaged over time, with its standard deviation over time beside it, and the
-    mean crop overlaid when ``frames`` (T, h, w, 3) are given."""
-    mask = masks.gate(gate).astype(np.float32)
-    panels = 3 if frames is not None else 2
-    with style_context():
-        fig = Figure(figsize=(1.6 * panels + 0.6, 2.0), layout="constrained")
-        axes = fig.subplots(1, panels)
-        im = axes[0].imshow(mask.mean(axis=0), cmap="inferno", vmin=0, vmax=1)
-        axes[0].set_title("mean")
-        fig.colorbar(im, ax=axes[0], shrink=0.8)
-        im = axes[1].imshow(mask.std(axis=0), cmap="viridis")
-        axes[1].set_title("std over time")
-        fig.colorbar(im, ax=axes[1], shrink=0.8)
-        if frames is not None:
-            mean_frame = _as_image(np.mean(np.asarray(frames, dtype=np.float32), axis=0))
-            extent = (0, mean_frame.shape[1], mean_frame.shape[0], 0)
-            axes[2].imshow(mean_frame, extent=extent)
-            axes[2].imshow(mask.mean(axis=0), cmap="inferno", alpha=0.55, vmin=0, vmax=1,
-                           extent=extent)
-            axes[2].set_title("on mean crop")
-        for ax in axes:
-            ax.set_xticks([])
-            ax.set_yticks([])
-        fig.suptitle(f"{masks.clip_id}: {gate} over {masks.n_frames / masks.fps:.1f} s")
-    return fig
-
-
-def plot_mask_kymograph(masks: AttentionMasks, *, gate: str = "gate1") -> Figure:
-    """Masks over time as two kymographs: the mean over columns (each row of the mask as it
-    evolves in time) and the mean over rows (each column). Time (s) runs left to right."""
-    mask = masks.gate(gate).astype(np.float32)
-    t_end = masks.n_frames / masks.fps
-    with style_context():
-        fig = Figure(figsize=(3.5, 2.8), layout="constrained")
-        axes = fig.subplots(2, 1, sharex=True)
-        for ax, profile, label in (
-            (axes[0], mask.mean(axis=2), "mask row"),
-            (axes[1], mask.mean(axis=1), "mask column"),
-        ):
-            im = ax.imshow(
-                profile.T, aspect="auto", cmap="inferno", vmin=0, vmax=1,
-                extent=(0, t_end, profile.shape[1] - 0.5, -0.5),
-            )
-            ax.set_ylabel(label)
-        axes[1].set_xlabel("time (s)")
-        fig.colorbar(im, ax=axes.tolist(), shrink=0.8, label=f"{gate} (mean)")
-    return fig
-
-
-def plot_masks_over_time(
-    masks: AttentionMasks, *, gate: str = "gate1", n: int = 8, columns: int = 4
-) -> Figure:
-    """A grid of ``n`` masks at evenly spaced times, each labelled with its time in seconds."""
-    mask = masks.gate(gate).astype(np.float32)
-    chosen = _pick(masks.n_frames, None, n)
-    columns = min(check_positive_int(columns, "columns"), len(chosen))
-    rows = -(-len(chosen) // columns)
-    with style_context():
-        fig = Figure(figsize=(1.1 * columns + 0.6, 1.15 * rows), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
-        for ax in axes:
-            ax.set_axis_off()
-        for ax, t in zip(axes, chosen, strict=False):
-            im = ax.imshow(mask[t], cmap="inferno", vmin=0, vmax=1)
-            ax.set_title(f"{t / masks.fps:.1f} s", fontsize=8)
-        fig.colorbar(im, ax=axes.tolist(), shrink=0.8, label=gate)
-    return fig

@@ -3,7 +3,7 @@
 Heart rates are in bpm; errors therefore in bpm (MAPE in %). Each error metric returns a frozen
 ``Metric`` with its ``value`` and ``std_error`` (the conventions of rPPG-Toolbox, stated per
 function), so tables can print "value ± SE". The per-window and per-video protocols that produce
-the heart rates live in ``rppg_lib.evaluation``.
+the heart rates live in ``rppg_lib.evaluation_protocols``.
 """
 
 from __future__ import annotations

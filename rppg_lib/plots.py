@@ -3,7 +3,7 @@
 
 Figures are built with ``matplotlib.figure.Figure`` (no pyplot state), so they are shown by
 returning them from a notebook cell and saved with :func:`rppg_lib.run.report.save_figure`.
-Attention-mask figures live in :mod:`rppg_lib.attention`.
+Attention-mask figures take :class:`rppg_lib.attention.AttentionMasks`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,11 +19,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from rppg_lib.attention import AttentionMasks
 from rppg_lib.constants import HR_BAND
 from rppg_lib.figure_style import COLORS, style_context
 from rppg_lib.metrics import bland_altman
 from rppg_lib.signals import power_spectrum
 from rppg_lib.validation import as_array, as_signal, check_band, check_fs, check_positive_int
+from rppg_lib.video_inference import MIN_PULSE_COLOUR, MIN_SNR_DB, MethodResult
 
 __all__ = [
     "plot_frames",
@@ -34,6 +37,11 @@ __all__ = [
     "plot_bland_altman",
     "plot_hr_scatter",
     "plot_corruption",
+    "plot_mask_overlays",
+    "plot_mean_mask",
+    "plot_mask_kymograph",
+    "plot_masks_over_time",
+    "plot_video_pulse",
 ]
 
 CHANNELS = ("R", "G", "B")
@@ -408,3 +416,189 @@ def plot_corruption(
         if title:
             fig.suptitle(title)
     return fig
+
+
+def _as_image(frame: np.ndarray) -> np.ndarray:
+    img = np.asarray(frame, dtype=np.float32)
+    if img.max() > 1.0:
+        img = img / 255.0
+    return np.clip(img, 0.0, 1.0)
+
+
+def _pick(n_frames: int, indices: Sequence[int] | None, n: int) -> list[int]:
+    if indices is None:
+        n = min(check_positive_int(n, "n"), n_frames)
+        return np.linspace(0, n_frames - 1, n).round().astype(int).tolist()
+    out = [int(i) for i in indices]
+    bad = [i for i in out if not 0 <= i < n_frames]
+    if bad or not out:
+        raise ValueError(f"indices must be frame numbers in [0, {n_frames}), got {list(indices)}")
+    return out
+
+
+def plot_mask_overlays(
+    masks: AttentionMasks,
+    frames: np.ndarray,
+    *,
+    gate: str = "gate1",
+    indices: Sequence[int] | None = None,
+    n: int = 4,
+    alpha: float = 0.55,
+) -> Figure:
+    """Face crops (top row) and the same crops with the mask overlaid (bottom row) for ``n``
+    evenly spaced frames (or ``indices``). frames: (T, h, w, 3) crops, uint8 or floats in [0, 1]
+    (e.g. ``PreprocessedClip.mask_frames``); the mask is drawn over the whole crop."""
+    mask = masks.gate(gate)
+    if len(frames) != masks.n_frames:
+        raise ValueError(f"frames has {len(frames)} frames, the masks {masks.n_frames}")
+    chosen = _pick(masks.n_frames, indices, n)
+    with style_context():
+        fig = Figure(figsize=(1.2 * len(chosen) + 0.6, 2.7), layout="constrained")
+        axes = fig.subplots(2, len(chosen), squeeze=False)
+        for col, t in enumerate(chosen):
+            img = _as_image(frames[t])
+            extent = (0, img.shape[1], img.shape[0], 0)
+            axes[0, col].imshow(img, extent=extent)
+            axes[0, col].set_title(f"{t / masks.fps:.1f} s", fontsize=8)
+            axes[1, col].imshow(img, extent=extent)
+            im = axes[1, col].imshow(
+                mask[t].astype(np.float32), cmap="inferno", alpha=alpha, vmin=0, vmax=1,
+                extent=extent,
+            )
+            for ax in axes[:, col]:
+                ax.set_xticks([])
+                ax.set_yticks([])
+        axes[0, 0].set_ylabel("crop")
+        axes[1, 0].set_ylabel(f"{gate} mask")
+        fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.8, label="sigmoid")
+    return fig
+
+
+def plot_mean_mask(
+    masks: AttentionMasks, frames: np.ndarray | None = None, *, gate: str = "gate1"
+) -> Figure:
+    """The mask averaged over time, with its standard deviation over time beside it, and the
+    mean crop overlaid when ``frames`` (T, h, w, 3) are given."""
+    mask = masks.gate(gate).astype(np.float32)
+    panels = 3 if frames is not None else 2
+    with style_context():
+        fig = Figure(figsize=(1.6 * panels + 0.6, 2.0), layout="constrained")
+        axes = fig.subplots(1, panels)
+        im = axes[0].imshow(mask.mean(axis=0), cmap="inferno", vmin=0, vmax=1)
+        axes[0].set_title("mean")
+        fig.colorbar(im, ax=axes[0], shrink=0.8)
+        im = axes[1].imshow(mask.std(axis=0), cmap="viridis")
+        axes[1].set_title("std over time")
+        fig.colorbar(im, ax=axes[1], shrink=0.8)
+        if frames is not None:
+            mean_frame = _as_image(np.mean(np.asarray(frames, dtype=np.float32), axis=0))
+            extent = (0, mean_frame.shape[1], mean_frame.shape[0], 0)
+            axes[2].imshow(mean_frame, extent=extent)
+            axes[2].imshow(mask.mean(axis=0), cmap="inferno", alpha=0.55, vmin=0, vmax=1,
+                           extent=extent)
+            axes[2].set_title("on mean crop")
+        for ax in axes:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.suptitle(f"{masks.clip_id}: {gate} over {masks.n_frames / masks.fps:.1f} s")
+    return fig
+
+
+def plot_mask_kymograph(masks: AttentionMasks, *, gate: str = "gate1") -> Figure:
+    """Masks over time as two kymographs: the mean over columns (each row of the mask as it
+    evolves in time) and the mean over rows (each column). Time (s) runs left to right."""
+    mask = masks.gate(gate).astype(np.float32)
+    t_end = masks.n_frames / masks.fps
+    with style_context():
+        fig = Figure(figsize=(3.5, 2.8), layout="constrained")
+        axes = fig.subplots(2, 1, sharex=True)
+        for ax, profile, label in (
+            (axes[0], mask.mean(axis=2), "mask row"),
+            (axes[1], mask.mean(axis=1), "mask column"),
+        ):
+            im = ax.imshow(
+                profile.T, aspect="auto", cmap="inferno", vmin=0, vmax=1,
+                extent=(0, t_end, profile.shape[1] - 0.5, -0.5),
+            )
+            ax.set_ylabel(label)
+        axes[1].set_xlabel("time (s)")
+        fig.colorbar(im, ax=axes.tolist(), shrink=0.8, label=f"{gate} (mean)")
+    return fig
+
+
+def plot_masks_over_time(
+    masks: AttentionMasks, *, gate: str = "gate1", n: int = 8, columns: int = 4
+) -> Figure:
+    """A grid of ``n`` masks at evenly spaced times, each labelled with its time in seconds."""
+    mask = masks.gate(gate).astype(np.float32)
+    chosen = _pick(masks.n_frames, None, n)
+    columns = min(check_positive_int(columns, "columns"), len(chosen))
+    rows = -(-len(chosen) // columns)
+    with style_context():
+        fig = Figure(figsize=(1.1 * columns + 0.6, 1.15 * rows), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+        for ax in axes:
+            ax.set_axis_off()
+        for ax, t in zip(axes, chosen, strict=False):
+            im = ax.imshow(mask[t], cmap="inferno", vmin=0, vmax=1)
+            ax.set_title(f"{t / masks.fps:.1f} s", fontsize=8)
+        fig.colorbar(im, ax=axes.tolist(), shrink=0.8, label=gate)
+    return fig
+
+
+def plot_video_pulse(
+    frame_times: np.ndarray,
+    results: dict[str, MethodResult],
+    *,
+    resp: np.ndarray | None = None,
+    reference_hr: np.ndarray | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The pulse of every method (z-scored, offset) and the sliding-window heart rates over time
+    (s); unreliable windows drawn as open grey markers, the ground-truth HR in black."""
+    panels = (["pulse", "hr"] if results else []) + (["resp"] if resp is not None else [])
+    t = frame_times
+    with style_context():
+        fig = Figure(figsize=(7.0, 1.9 * len(panels) + 0.5), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(len(panels), 1, sharex=True))
+        for ax, panel in zip(axes, panels, strict=True):
+            if panel == "pulse":
+                for k, (name, r) in enumerate(results.items()):
+                    sd = r.pulse.std()
+                    ax.plot(t, (r.pulse / sd if sd > 0 else r.pulse) - 4.0 * k, lw=0.7,
+                            label=name)
+                ax.set_ylabel("pulse (z, offset)")
+                ax.set_yticks([])
+                ax.legend(loc="upper right", fontsize="small", ncols=min(len(results), 5))
+            elif panel == "hr":
+                _plot_rates(ax, results, reference_hr)
+            else:
+                ax.plot(t, resp, lw=0.8)
+                ax.set_ylabel("respiration (a.u.)")
+        axes[-1].set_xlabel("time (s)")
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def _plot_rates(ax: Any, results: dict[str, MethodResult], reference_hr: np.ndarray | None) -> None:
+    first = None
+    for name, r in results.items():
+        if not r.hr_times.size:
+            continue
+        first = r if first is None else first
+        line, = ax.plot(r.hr_times, np.where(r.reliable, r.hr_series, np.nan), marker=".",
+                        lw=1, label=name)
+        bad = ~r.reliable
+        if bad.any():
+            ax.plot(r.hr_times[bad], r.hr_series[bad], ls="none", marker="o", mfc="none",
+                    color=line.get_color(), alpha=0.5, ms=4)
+    if any((~r.reliable).any() for r in results.values()):
+        ax.plot([], [], ls="none", marker="o", mfc="none", color="0.4",
+                label=f"unreliable (SNR < {MIN_SNR_DB:g} dB or colour < {MIN_PULSE_COLOUR:g})")
+    if reference_hr is not None and first is not None:
+        ax.plot(first.hr_times, reference_hr, color="k", lw=1.5, label="ground truth")
+    ax.set_ylabel("HR (bpm)")
+    ax.set_ylim(60 * HR_BAND[0] - 3, 60 * HR_BAND[1] + 3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize="small", ncols=3)

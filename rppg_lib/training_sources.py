@@ -4,7 +4,8 @@ clips or from a dataset on disk (subject-wise split, cached preprocessing:
 :func:`prepare_splits`, :func:`dataset_training_data`).
 
 Used by ``python -m rppg_lib.train`` for ``data: {kind: dataset, ...}`` and by notebook
-``02_train_tscan``. It sits above :mod:`rppg_lib.training` and :mod:`rppg_lib.inference` because
+``02_train_tscan``. It sits above :mod:`rppg_lib.training` and :mod:`rppg_lib.network_inference`
+because
 the validation needs whole-clip prediction.
 """
 
@@ -18,10 +19,10 @@ from torch import nn
 
 from rppg_lib.constants import FRAME_DEPTH
 from rppg_lib.datasets import open_dataset
-from rppg_lib.inference import hr_validator
+from rppg_lib.network_inference import hr_validator
 from rppg_lib.preprocess import PreprocessConfig, preprocess_dataset
-from rppg_lib.training.config import TrainConfig
-from rppg_lib.training.data import ChunkDataset, chunks_from_clips
+from rppg_lib.training.chunks import ChunkDataset, chunks_from_clips
+from rppg_lib.training.train_config import TrainConfig
 
 __all__ = ["training_sets", "preprocess_config_for", "prepare_splits", "dataset_training_data"]
 
@@ -93,7 +94,7 @@ def training_sets(
 ) -> tuple[ChunkDataset, ChunkDataset | None, Callable[[nn.Module], dict] | None]:
     """``(train_set, val_set, validate)`` for :func:`rppg_lib.training.train`: chunks of
     ``config.chunk_length`` frames of the training and validation PreprocessedClips, and the
-    validation HR MAE (bpm, :func:`rppg_lib.inference.hr_validator`). ``val_set`` and
+    validation HR MAE (bpm, :func:`rppg_lib.network_inference.hr_validator`). ``val_set`` and
     ``validate`` are None without validation clips."""
     if not train_clips:
         raise ValueError("the training split is empty: give it a positive share of subjects")

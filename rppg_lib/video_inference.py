@@ -48,7 +48,7 @@ from rppg_lib.baselines import pulse_colour_match, unsupervised_pulse
 from rppg_lib.constants import BR_BAND, FRAME_DEPTH, HR_BAND, HR_STEP_S, HR_WINDOW_S
 from rppg_lib.datasets.checks import numbered_frame_times
 from rppg_lib.datasets.generic import read_ground_truth_csv
-from rppg_lib.inference import (
+from rppg_lib.network_inference import (
     LoadedModel,
     NetworkRunner,
     load_model,
@@ -56,8 +56,9 @@ from rppg_lib.inference import (
     process_waveform,
     run_network,
 )
+from rppg_lib.network_input import ClipFrames
 from rppg_lib.preprocess import PreprocessConfig
-from rppg_lib.preprocess.face import NoFaceError, inner_box
+from rppg_lib.preprocess.face_tracking import NoFaceError, inner_box
 from rppg_lib.preprocess.stream import preprocess_frames
 from rppg_lib.signals import (
     breathing_rate,
@@ -68,7 +69,6 @@ from rppg_lib.signals import (
     resample_to_times,
 )
 from rppg_lib.threads import get_thread_settings, network_threads
-from rppg_lib.training.data import ClipFrames
 from rppg_lib.training.distributed import resolve_device
 from rppg_lib.validation import check_choice
 from rppg_lib.video_io import (
@@ -445,7 +445,8 @@ def infer_video(
 ) -> VideoInference:
     """Estimate the pulse and heart rate of the face in ``video_path``; writes no file.
 
-    weights: a weights file (see :func:`rppg_lib.inference.load_model`; a PyTorch file is read
+    weights: a weights file (see :func:`rppg_lib.network_inference.load_model`; a PyTorch file is
+    read
         with ``weights_only``, no code unpickled) or a :class:`LoadedModel`.
     model: a released model by name (:data:`rppg_lib.weights.RELEASED_MODELS`, e.g.
         "physnet.rlap"), read from :func:`default_weights`. Neither: ``$RPPG_WEIGHTS``, else
@@ -463,7 +464,8 @@ def infer_video(
     window_s, step_s: the sliding window of the heart rate over time (s); window_s >= 2.86 s and
         at most the video's length (longer is refused); None: 10 s (``HR_WINDOW_S``), or the
         whole video when it is shorter (the summary records the window used).
-    freeze: run the network as a frozen TorchScript (:func:`rppg_lib.inference.frozen_model`;
+    freeze: run the network as a frozen TorchScript
+    (:func:`rppg_lib.network_inference.frozen_model`;
         outputs equal the eager float32 model's to ~1e-6); False: eagerly. The summary's
         ``network_path`` records which ran, on which device, with how many threads.
     bf16: the network eagerly in channels-last memory format under bfloat16 autocast (CPUs with

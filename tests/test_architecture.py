@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -26,7 +27,7 @@ PACKAGE = REPO_ROOT / "rppg_lib"
 
 # Notebook order of the steps; ``study`` and ``artifacts`` serve every notebook.
 STEP_ORDER = [
-    "study",
+    "dataset_split",
     "artifacts",
     "synthetic_data",
     "preprocessing",
@@ -36,6 +37,7 @@ STEP_ORDER = [
     "lstm_denoising",
     "evaluation",
     "reproduce_benefit_of_distraction",
+    "notebook_plots",  # the steps' figures: after every step whose results it draws
 ]
 # What the steps may use of the run layer: recording results and writing figures and tables.
 RUN_API_FOR_STEPS = ("rppg_lib.run.record", "rppg_lib.run.report")
@@ -187,9 +189,9 @@ def test_cycle_finder_finds_a_known_cycle():
 def test_layer_rule_flags_upward_imports():
     graph = {
         "rppg_lib.signals": {"rppg_lib.run.record"},
-        "rppg_lib.run.runner": {"rppg_lib.steps.study"},
-        "rppg_lib.steps.study": {"rppg_lib.run.runner"},
-        "rppg_lib.steps.train_tscan": {"rppg_lib.steps.evaluation", "rppg_lib.steps.study"},
+        "rppg_lib.run.runner": {"rppg_lib.steps.dataset_split"},
+        "rppg_lib.steps.dataset_split": {"rppg_lib.run.runner"},
+        "rppg_lib.steps.train_tscan": {"rppg_lib.steps.evaluation", "rppg_lib.steps.dataset_split"},
         "rppg_lib.steps.evaluation": {"rppg_lib.steps.train_tscan", "rppg_lib.run.report"},
     }
     bad = forbidden_imports(graph)
@@ -291,3 +293,10 @@ def test_run_layer_names_no_notebook_and_no_record_key():
             named = [s for s in stems if s in text] + ([text] if text in keys else [])
             offenders += [f"{path.relative_to(REPO_ROOT)}: {name!r}" for name in named]
     assert offenders == []
+
+
+def test_no_module_file_name_is_used_twice():
+    """A file name says where a thing is: two modules of one name (steps/ and run/ each with a
+    ``study.py``) make every traceback and import ambiguous."""
+    names = Counter(p.name for p in PACKAGE.rglob("*.py") if p.name != "__init__.py")
+    assert [name for name, count in names.items() if count > 1] == []

@@ -201,7 +201,7 @@ def _tiny_checkpoint(path: Path, model_name: str = "tscan", **changes) -> Path:
 
 
 def test_checkpoint_of_another_architecture_names_the_file(tmp_path):
-    from rppg_lib.inference import load_model
+    from rppg_lib.network_inference import load_model
     from rppg_lib.training import TrainConfig, build_model
     from rppg_lib.training.checkpoint import load_weights
 
@@ -218,7 +218,7 @@ def test_checkpoint_of_another_architecture_names_the_file(tmp_path):
 
 
 def test_checkpoint_without_config_or_rng_names_the_file_and_key(tmp_path):
-    from rppg_lib.inference import load_model
+    from rppg_lib.network_inference import load_model
     from rppg_lib.training import ChunkDataset, TrainConfig, build_model, train
 
     no_config = _tiny_checkpoint(tmp_path / "no_config.pt", config=None)
@@ -246,7 +246,7 @@ def test_checkpoint_without_config_or_rng_names_the_file_and_key(tmp_path):
 def test_nan_weights_in_a_checkpoint_name_the_file(tmp_path):
     import torch
 
-    from rppg_lib.inference import load_model
+    from rppg_lib.network_inference import load_model
     from rppg_lib.training import TrainConfig, build_model
 
     weights = build_model(TrainConfig(model="tscan", model_kwargs={"img_size": 36})).state_dict()
@@ -258,7 +258,7 @@ def test_nan_weights_in_a_checkpoint_name_the_file(tmp_path):
 
 
 def test_wheel_that_is_not_a_zip_names_the_file(tmp_path):
-    from rppg_lib.inference import load_model
+    from rppg_lib.network_inference import load_model
 
     wheel = tmp_path / "open_rppg-0.1.1-py3-none-any.whl"
     wheel.write_bytes(b"<html>404 not found</html>")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from rppg_lib.evaluation import evaluate_windows, summarize
+from rppg_lib.evaluation_protocols import evaluate_windows, summarize
 from rppg_lib.signals import stitch_windows
 
 pytestmark = pytest.mark.reference

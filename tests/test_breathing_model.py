@@ -13,8 +13,8 @@ from study_clips import FS, estimates_for
 from test_comparison import _clip_signals
 
 from rppg_lib.constants import BR_BAND, BR_DETREND_LAMBDA
-from rppg_lib.inference import load_model
 from rppg_lib.inverse_attention import reconditioned
+from rppg_lib.network_inference import load_model
 from rppg_lib.steps.evaluation import add_breathing, breathing_methods, evaluate_methods
 from rppg_lib.steps.lstm_denoising import (
     breathing_estimates,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from study_clips import FS, estimates_for, face_clip, gt_clip
 
-from rppg_lib.evaluation import summarize_by_scenario
+from rppg_lib.evaluation_protocols import summarize_by_scenario
 from rppg_lib.steps.evaluation import (
     ClipSignals,
     bland_altman_table,

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from rppg_lib.inference import bf16_supported, frozen_model, run_network
 from rppg_lib.models import CAN, TSCAN, TSM
+from rppg_lib.network_inference import bf16_supported, frozen_model, run_network
 from rppg_lib.threads import ThreadSettings, network_threads
 from rppg_lib.training import ChunkDataset, TrainConfig, train
 

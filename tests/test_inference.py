@@ -19,15 +19,12 @@ from rppg_lib.attention import (
     AttentionMasks,
     crop_skin_masks,
     load_masks,
-    plot_mask_kymograph,
-    plot_mask_overlays,
-    plot_masks_over_time,
-    plot_mean_mask,
     save_masks,
     skin_fraction,
     skin_on_mask_grid,
 )
-from rppg_lib.inference import (
+from rppg_lib.models import CAN, MTTSCAN, TSCAN
+from rppg_lib.network_inference import (
     LoadedModel,
     br_validator,
     extract_masks,
@@ -36,7 +33,12 @@ from rppg_lib.inference import (
     predict_clip,
     run_network,
 )
-from rppg_lib.models import CAN, MTTSCAN, TSCAN
+from rppg_lib.plots import (
+    plot_mask_kymograph,
+    plot_mask_overlays,
+    plot_masks_over_time,
+    plot_mean_mask,
+)
 from rppg_lib.preprocess import NoFaceError
 from rppg_lib.run.infer import infer_to_folder, register_infer_command
 from rppg_lib.training import ChunkDataset, TrainConfig, build_model, train
@@ -483,7 +485,7 @@ def test_freezing_the_network_warns_nobody_about_torchscript():
     # torch deprecates torch.jit.trace/freeze; `rppg infer` printed that note four times per run
     import warnings
 
-    from rppg_lib.inference import frozen_model
+    from rppg_lib.network_inference import frozen_model
 
     model = TSCAN().eval()
     example = torch.zeros(10, 6, 36, 36)

@@ -1,4 +1,4 @@
-"""Known-answer tests for rppg_lib.metrics and rppg_lib.evaluation."""
+"""Known-answer tests for rppg_lib.metrics and rppg_lib.evaluation_protocols."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from rppg_lib.evaluation import evaluate_video, evaluate_windows, summarize
+from rppg_lib.evaluation_protocols import evaluate_video, evaluate_windows, summarize
 from rppg_lib.metrics import bland_altman, mae, mape, pearson, rmse, snr, wmae
 
 EST = np.array([70.0, 80.0, 90.0, 100.0])

@@ -25,7 +25,6 @@ from rppg_lib.steps.inverse_attention_noise import (
     estimate_clips,
     load_clip_estimates,
     mask_variant_table,
-    plot_inverse_masks,
     region_correlation_table,
     trained_network,
 )
@@ -38,6 +37,7 @@ from rppg_lib.steps.lstm_denoising import (
     torch_threads,
     with_injected_light,
 )
+from rppg_lib.steps.notebook_plots import plot_inverse_masks
 from rppg_lib.training.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
 
 

@@ -22,7 +22,7 @@ from rppg_lib.preprocess import (
     scale_box,
     smooth_box,
 )
-from rppg_lib.preprocess import face as face_module
+from rppg_lib.preprocess import face_tracking as face_module
 from rppg_lib.synthetic import generate
 from rppg_lib.video_io import read_video
 

@@ -19,6 +19,7 @@ import rppg_lib.steps.reproduce_benefit_of_distraction as rp
 from rppg_lib.inverse_attention import condition_signal
 from rppg_lib.matfiles import load_mat
 from rppg_lib.models import LSTMDenoiser
+from rppg_lib.steps.notebook_plots import plot_attention_and_inverse, plot_release_bugs
 from rppg_lib.windows import sliding_windows
 
 FS = 30.0
@@ -322,14 +323,14 @@ def test_plots_return_figures_and_check_shapes():
     rng = np.random.default_rng(6)
     masks = rng.uniform(size=(10, 6, 6))
     inverse = (masks < 0.2).astype(float)
-    fig = rp.plot_attention_and_inverse(masks, inverse, rng.standard_normal((12, 3)), 25.0)
+    fig = plot_attention_and_inverse(masks, inverse, rng.standard_normal((12, 3)), 25.0)
     assert isinstance(fig, Figure) and len(fig.axes) == 5  # 2 images, 2 colour bars, 1 trace
     with pytest.raises(ValueError, match="inverse"):
-        rp.plot_attention_and_inverse(masks, inverse[:5], rng.standard_normal((12, 3)), 25.0)
-    fig = rp.plot_release_bugs(rng.standard_normal(102), rng.standard_normal(100), hr_bpm=90.0)
+        plot_attention_and_inverse(masks, inverse[:5], rng.standard_normal((12, 3)), 25.0)
+    fig = plot_release_bugs(rng.standard_normal(102), rng.standard_normal(100), hr_bpm=90.0)
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     with pytest.raises(ValueError, match="longer"):
-        rp.plot_release_bugs(np.ones(10), np.ones(10))
+        plot_release_bugs(np.ones(10), np.ones(10))
 
 
 # --- the released sample ---------------------------------------------------------------------

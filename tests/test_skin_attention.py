@@ -35,16 +35,16 @@ from rppg_lib.steps.attention_masks import (
     source_attention,
     usable_sources,
 )
+from rppg_lib.steps.dataset_split import prepare_study
 from rppg_lib.steps.inverse_attention_noise import (
     estimate_clips,
     load_clip_estimates,
-    plot_source_comparison,
     region_correlation_table,
     region_verdicts,
     source_comparison,
     source_correlation_tables,
 )
-from rppg_lib.steps.study import prepare_study
+from rppg_lib.steps.notebook_plots import plot_source_comparison
 from rppg_lib.weights import load_open_rppg_tscan, open_rppg_inputs
 
 

@@ -1,4 +1,5 @@
-"""rppg_lib.steps.study: the split of a run, its artifacts between notebooks, and the per-clip
+"""rppg_lib.steps.dataset_split: the split of a run, its artifacts between notebooks, and the
+per-clip
 loops."""
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ import torch
 
 from rppg_lib.attention import AttentionMasks, load_masks
 from rppg_lib.datasets import Clip, Dataset
-from rppg_lib.inference import ClipPrediction
 from rppg_lib.models import TSCAN
+from rppg_lib.network_inference import ClipPrediction
 from rppg_lib.preprocess import PreprocessConfig, preprocess_clip, preprocess_dataset
 from rppg_lib.steps import artifacts
 from rppg_lib.steps.artifacts import ATTENTION_STAGE
 from rppg_lib.steps.attention_masks import attention_skin_fraction, load_attention, save_attention
+from rppg_lib.steps.dataset_split import Study, load_study, prepare_study, save_study
 from rppg_lib.steps.preprocessing import load_preprocessed, save_preprocessed_index
-from rppg_lib.steps.study import Study, load_study, prepare_study, save_study
 from rppg_lib.steps.synthetic_data import ground_truth_signals, ground_truth_table
 from rppg_lib.steps.train_tscan import hr_windows, predict_all, training_sets
 from rppg_lib.training import TrainConfig

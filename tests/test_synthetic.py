@@ -17,7 +17,7 @@ import rppg_lib.synthetic as synthetic
 from rppg_lib.metrics import snr
 from rppg_lib.signals import breathing_rate, detrend, heart_rate
 from rppg_lib.synthetic import SCENARIOS, SyntheticClip, generate, scenario_params
-from rppg_lib.synthetic.params import defaults_table
+from rppg_lib.synthetic.scenarios import defaults_table
 
 SEEDS = (0, 1, 2)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rppg_lib import evaluation, metrics, signals
+from rppg_lib import evaluation_protocols as evaluation
+from rppg_lib import metrics, signals
 from rppg_lib.validation import (
     as_signal,
     check_band,

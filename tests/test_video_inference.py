@@ -15,7 +15,7 @@ import torch
 
 from rppg_lib import video_inference
 from rppg_lib.constants import PULSE_RGB
-from rppg_lib.preprocess.face import BoxTracker, inner_box
+from rppg_lib.preprocess.face_tracking import BoxTracker, inner_box
 from rppg_lib.run import infer as infer_cli
 from rppg_lib.run.cli import main
 from rppg_lib.run.infer import infer_to_folder

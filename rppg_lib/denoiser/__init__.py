@@ -52,7 +52,23 @@ are used with their targets. Its window stitching dropped the last window and th
 overlap-add is the default and the release's behaviour the ``stitch="release"`` option.
 """
 
-from rppg_lib.denoiser.data import (
+from rppg_lib.denoiser.apply import (
+    STITCH_MODES,
+    denoise,
+    denoise_signals,
+    denoise_windows,
+)
+from rppg_lib.denoiser.fit import (
+    NETWORK_LABEL,
+    TARGETS,
+    AblationResult,
+    DenoiserTraining,
+    evaluate_denoiser,
+    run_ablation,
+    train_denoiser,
+)
+from rppg_lib.denoiser.linear import LINEAR_METHODS, linear_denoise
+from rppg_lib.denoiser.prepare import (
     CHANNEL_SETS,
     HOP,
     LSTM_FS,
@@ -67,22 +83,6 @@ from rppg_lib.denoiser.data import (
     to_frame_rate,
     to_lstm_rate,
 )
-from rppg_lib.denoiser.fit import (
-    NETWORK_LABEL,
-    TARGETS,
-    AblationResult,
-    DenoiserTraining,
-    evaluate_denoiser,
-    run_ablation,
-    train_denoiser,
-)
-from rppg_lib.denoiser.inference import (
-    STITCH_MODES,
-    denoise,
-    denoise_signals,
-    denoise_windows,
-)
-from rppg_lib.denoiser.linear import LINEAR_METHODS, linear_denoise
 from rppg_lib.denoiser.regions import (
     RegionMeans,
     corruption_correlation,

@@ -14,7 +14,8 @@ import pandas as pd
 from torch import nn
 
 from rppg_lib.constants import BR_BAND, BR_SNR_BAND, BR_SNR_TOLERANCE_HZ, RELEASE_WINDOW_S
-from rppg_lib.denoiser.data import (
+from rppg_lib.denoiser.apply import channels_of, denoise_clip
+from rppg_lib.denoiser.prepare import (
     CHANNEL_SETS,
     HOP,
     TARGET_FILTERS,
@@ -24,8 +25,7 @@ from rppg_lib.denoiser.data import (
     denoiser_dataset,
     prepare_clip,
 )
-from rppg_lib.denoiser.inference import channels_of, denoise_clip
-from rppg_lib.evaluation import evaluate_windows, summarize
+from rppg_lib.evaluation_protocols import evaluate_windows, summarize
 from rppg_lib.inverse_attention import CorruptionEstimates
 from rppg_lib.training import TrainConfig, TrainResult, build_model, preset, train
 from rppg_lib.validation import as_signal, check_choice, check_positive

@@ -42,8 +42,7 @@ tail frames, constant inputs, rebuilt cache entries) go to the ``rppg_lib.prepro
 """
 
 from rppg_lib.preprocess.cache import cache_key, source_fingerprint
-from rppg_lib.preprocess.config import PreprocessConfig
-from rppg_lib.preprocess.face import (
+from rppg_lib.preprocess.face_tracking import (
     BoxTracker,
     NoFaceError,
     center_box,
@@ -63,6 +62,7 @@ from rppg_lib.preprocess.inputs import (
     segment_mean,
 )
 from rppg_lib.preprocess.pipeline import PreprocessedDataset, preprocess_clip, preprocess_dataset
+from rppg_lib.preprocess.preprocess_config import PreprocessConfig
 from rppg_lib.preprocess.resize import matlab_bicubic_weights, resize
 from rppg_lib.preprocess.result import PreprocessedClip, chunks
 from rppg_lib.preprocess.storage import CacheCorruptError

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from rppg_lib.preprocess.config import PreprocessConfig
+from rppg_lib.preprocess.preprocess_config import PreprocessConfig
 from rppg_lib.preprocess.result import PreprocessedClip
 from rppg_lib.preprocess.storage import FORMAT_VERSION, CacheCorruptError, mark_verified
 

@@ -21,7 +21,7 @@ from rppg_lib.preprocess.cache import (
     load_or_build,
     source_fingerprint,
 )
-from rppg_lib.preprocess.config import PreprocessConfig
+from rppg_lib.preprocess.preprocess_config import PreprocessConfig
 from rppg_lib.preprocess.result import PreprocessedClip, chunks
 from rppg_lib.preprocess.stream import preprocess_frames
 from rppg_lib.progress import progress_bar

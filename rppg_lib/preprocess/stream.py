@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from rppg_lib.preprocess.config import PreprocessConfig
-from rppg_lib.preprocess.face import BoxTracker, NoFaceError
+from rppg_lib.preprocess.face_tracking import BoxTracker, NoFaceError
 from rppg_lib.preprocess.inputs import (
     RunningStats,
     derivative_labels,
@@ -30,6 +29,7 @@ from rppg_lib.preprocess.inputs import (
     normalize_crop,
     segment_mean,
 )
+from rppg_lib.preprocess.preprocess_config import PreprocessConfig
 from rppg_lib.preprocess.result import PreprocessedClip
 from rppg_lib.preprocess.storage import ARRAY_NAMES, MemoryFrames, NpyFrames, write_entry
 from rppg_lib.progress import progress_bar

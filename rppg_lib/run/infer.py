@@ -33,17 +33,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from rppg_lib.atomic import atomic_write_text, atomic_write_with, move_aside
 from rppg_lib.attention import save_masks as write_masks
-from rppg_lib.constants import HR_BAND
-from rppg_lib.figure_style import style_context, write_figure
+from rppg_lib.figure_style import write_figure
+from rppg_lib.plots import plot_video_pulse
 from rppg_lib.video_inference import (
     DEFAULT_MODEL,
     METHOD_CHOICES,
-    MIN_PULSE_COLOUR,
-    MIN_SNR_DB,
     WEIGHTS_ENV,
     MethodResult,
     VideoInference,
@@ -54,7 +51,6 @@ from rppg_lib.weights import RELEASED_MODELS
 __all__ = [
     "InferOutput",
     "infer_to_folder",
-    "plot_video_pulse",
     "prepare_infer_out_dir",
     "register_infer_command",
     "write_results",
@@ -207,64 +203,6 @@ def _write_tables(out: Path, frame_times: np.ndarray, results: dict[str, MethodR
         out / "pulse.csv", pd.DataFrame(table).to_csv(index=False, float_format="%.9g")
     )
     return files
-
-
-def plot_video_pulse(
-    frame_times: np.ndarray,
-    results: dict[str, MethodResult],
-    *,
-    resp: np.ndarray | None = None,
-    reference_hr: np.ndarray | None = None,
-    title: str | None = None,
-) -> Figure:
-    """The pulse of every method (z-scored, offset) and the sliding-window heart rates over time
-    (s); unreliable windows drawn as open grey markers, the ground-truth HR in black."""
-    panels = (["pulse", "hr"] if results else []) + (["resp"] if resp is not None else [])
-    t = frame_times
-    with style_context():
-        fig = Figure(figsize=(7.0, 1.9 * len(panels) + 0.5), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(len(panels), 1, sharex=True))
-        for ax, panel in zip(axes, panels, strict=True):
-            if panel == "pulse":
-                for k, (name, r) in enumerate(results.items()):
-                    sd = r.pulse.std()
-                    ax.plot(t, (r.pulse / sd if sd > 0 else r.pulse) - 4.0 * k, lw=0.7,
-                            label=name)
-                ax.set_ylabel("pulse (z, offset)")
-                ax.set_yticks([])
-                ax.legend(loc="upper right", fontsize="small", ncols=min(len(results), 5))
-            elif panel == "hr":
-                _plot_rates(ax, results, reference_hr)
-            else:
-                ax.plot(t, resp, lw=0.8)
-                ax.set_ylabel("respiration (a.u.)")
-        axes[-1].set_xlabel("time (s)")
-        if title:
-            fig.suptitle(title)
-    return fig
-
-
-def _plot_rates(ax: Any, results: dict[str, MethodResult], reference_hr: np.ndarray | None) -> None:
-    first = None
-    for name, r in results.items():
-        if not r.hr_times.size:
-            continue
-        first = r if first is None else first
-        line, = ax.plot(r.hr_times, np.where(r.reliable, r.hr_series, np.nan), marker=".",
-                        lw=1, label=name)
-        bad = ~r.reliable
-        if bad.any():
-            ax.plot(r.hr_times[bad], r.hr_series[bad], ls="none", marker="o", mfc="none",
-                    color=line.get_color(), alpha=0.5, ms=4)
-    if any((~r.reliable).any() for r in results.values()):
-        ax.plot([], [], ls="none", marker="o", mfc="none", color="0.4",
-                label=f"unreliable (SNR < {MIN_SNR_DB:g} dB or colour < {MIN_PULSE_COLOUR:g})")
-    if reference_hr is not None and first is not None:
-        ax.plot(first.hr_times, reference_hr, color="k", lw=1.5, label="ground truth")
-    ax.set_ylabel("HR (bpm)")
-    ax.set_ylim(60 * HR_BAND[0] - 3, 60 * HR_BAND[1] + 3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper right", fontsize="small", ncols=3)
 
 
 # --- the `rppg infer` command --------------------------------------------------------------------

@@ -48,7 +48,7 @@ from rppg_lib.steps.artifacts import (
     SOURCES_INDEX,
     TRAINED_SOURCE,
 )
-from rppg_lib.steps.study import Study
+from rppg_lib.steps.dataset_split import Study
 from rppg_lib.validation import check_choice
 from rppg_lib.weights.open_rppg import (
     OPEN_RPPG_CLIP_LENGTH,

@@ -47,7 +47,7 @@ import pandas as pd
 
 from rppg_lib.baselines import METHODS, spatial_rgb_means, unsupervised_pulse
 from rppg_lib.constants import BR_BAND, BR_SNR_BAND, BR_SNR_TOLERANCE_HZ, HR_WINDOW_S
-from rppg_lib.evaluation import evaluate_windows
+from rppg_lib.evaluation_protocols import evaluate_windows
 from rppg_lib.inverse_attention import CorruptionEstimates
 from rppg_lib.metrics import bland_altman
 from rppg_lib.progress import progress_bar
@@ -341,7 +341,7 @@ def evaluate_methods(
     reference: str = "series",
 ) -> MethodEvaluation:
     """Evaluate every method of every clip in non-overlapping windows (``print_result.m``
-    protocol, :func:`rppg_lib.evaluation.evaluate_windows`).
+    protocol, :func:`rppg_lib.evaluation_protocols.evaluate_windows`).
 
     HR: windows of ``window_s`` s, pass band 0.7-2.5 Hz, SNR over 0.7-4 Hz (``snr_db``: "power"
     = 10·log10, "amplitude" = the release's 20·log10). BR: windows of ``br_window_s`` s, band

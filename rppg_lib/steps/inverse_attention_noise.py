@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from scipy import stats
 
 from rppg_lib.denoiser import region_correlations
@@ -31,11 +30,9 @@ from rppg_lib.inverse_attention import (
     CorruptionEstimates,
     corruption_estimates,
     load_estimates,
-    normalize_masks,
     save_estimates,
 )
 from rppg_lib.progress import progress_bar
-from rppg_lib.run.report.figures import COLORS, style_context
 from rppg_lib.stats import paired_cluster_bootstrap, verdict_rows
 from rppg_lib.steps import artifacts
 from rppg_lib.steps.artifacts import (
@@ -45,7 +42,7 @@ from rppg_lib.steps.artifacts import (
     TRAINED_SOURCE,
 )
 from rppg_lib.training import load_checkpoint
-from rppg_lib.validation import check_choice, check_positive, check_positive_int
+from rppg_lib.validation import check_choice
 
 __all__ = [
     "NETWORK_LABELS",
@@ -58,10 +55,8 @@ __all__ = [
     "region_verdicts",
     "MASK_VARIANTS",
     "mask_variant_table",
-    "plot_inverse_masks",
     "source_correlation_tables",
     "source_comparison",
-    "plot_source_comparison",
 ]
 
 # TrainConfig.model -> the name used in tables and figures.
@@ -117,7 +112,8 @@ def estimate_clips(
     """Corruption estimates of every clip: {clip_id: CorruptionEstimates}.
 
     attention: {clip_id: object with ``masks`` (AttentionMasks, gate-1 used) and
-    ``pulse_derivative`` (T,)} (``rppg_lib.steps.study.load_attention``); preprocessed: {clip_id:
+    ``pulse_derivative`` (T,)} (``rppg_lib.steps.attention_masks.load_attention``); preprocessed:
+    {clip_id:
     PreprocessedClip}, whose ``mask_frames`` are the network's crop on the mask grid. fs is each
     clip's own frame rate (``preprocessed[clip_id].fps``; the release assumed 30 Hz).
     options: passed to :func:`rppg_lib.inverse_attention.corruption_estimates` (kind,
@@ -251,53 +247,9 @@ def mask_variant_table(
     return pd.DataFrame(rows)
 
 
-def plot_inverse_masks(
-    crops: np.ndarray,
-    masks: np.ndarray,
-    inverse: np.ndarray,
-    fs: float,
-    *,
-    n: int = 4,
-) -> Figure:
-    """For ``n`` evenly spaced frames: the network's crop on the mask grid (top), the normalised
-    attention A' (middle) and the inverse mask M (bottom), each titled with its time (s).
-
-    crops: (T, H, W, 3) in [0, 1] (``PreprocessedClip.mask_frames``); masks: (T, H, W) gate-1
-    attention; inverse: (T, H, W) inverse masks (``CorruptionEstimates.inverse_masks``); fs: frame
-    rate in Hz. The title of the bottom row gives the mean share of the grid in the inverse region.
-    """
-    normalised = normalize_masks(masks)
-    inv = np.asarray(inverse, dtype=np.float32)
-    if not len(crops) == normalised.shape[0] == inv.shape[0]:
-        raise ValueError(f"crops, masks and inverse differ in frames: {len(crops)}, "
-                         f"{normalised.shape[0]}, {inv.shape[0]}")
-    fs = check_positive(fs, "fs")
-    count = min(check_positive_int(n, "n"), inv.shape[0])
-    chosen = np.linspace(0, inv.shape[0] - 1, count).round().astype(int)
-    with style_context():
-        fig = Figure(figsize=(1.25 * count + 0.9, 3.9), layout="constrained")
-        axes = fig.subplots(3, count, squeeze=False)
-        for col, t in enumerate(chosen):
-            axes[0, col].imshow(np.clip(np.asarray(crops[t], dtype=np.float32), 0.0, 1.0))
-            axes[0, col].set_title(f"{t / fs:.1f} s", fontsize=8)
-            attended = axes[1, col].imshow(normalised[t], cmap="inferno", vmin=0, vmax=1)
-            ignored = axes[2, col].imshow(inv[t], cmap="gray", vmin=0, vmax=1)
-            for ax in axes[:, col]:
-                ax.set_xticks([])
-                ax.set_yticks([])
-        axes[0, 0].set_ylabel("crop")
-        axes[1, 0].set_ylabel("attention A'")
-        axes[2, 0].set_ylabel("inverse M")
-        fig.colorbar(attended, ax=axes[1, :].tolist(), shrink=0.8)
-        fig.colorbar(ignored, ax=axes[2, :].tolist(), shrink=0.8)
-        fig.suptitle(f"inverse region: {100 * float(inv.mean()):.0f} % of the grid on average",
-                     fontsize=9)
-    return fig
-
-
 # --- 04: the attention sources side by side -----------------------------------------------------
 
-_MIN_SUBJECTS = 3  # fewer subjects give no bootstrap interval
+MIN_INTERVAL_SUBJECTS = 3  # fewer subjects give no bootstrap interval
 _SOURCE_STATS = ("r_inverse", "r_attention", "difference")
 
 
@@ -306,7 +258,7 @@ def _subject_mean_interval(values: pd.Series, subjects: pd.Series, seed: int
     """Mean over subjects of the per-subject means of ``values`` and its 95 % interval
     (percentile bootstrap over subjects, 2000 resamples); (mean, nan, nan) under 3 subjects."""
     means = values.groupby(subjects.to_numpy()).mean().to_numpy(float)
-    if len(means) < _MIN_SUBJECTS:
+    if len(means) < MIN_INTERVAL_SUBJECTS:
         return float(means.mean()), float("nan"), float("nan")
     result = stats.bootstrap((means,), np.mean, confidence_level=0.95, n_resamples=2000,
                              method="percentile", rng=np.random.default_rng(seed))
@@ -375,52 +327,6 @@ def source_comparison(tables: Mapping[str, pd.DataFrame], *, seed: int = 0) -> p
     return pd.DataFrame(rows)
 
 
-def plot_source_comparison(comparison: pd.DataFrame) -> Figure:
-    """One panel per attention source: mean |r| with the injected light per channel of the
-    inverse region and of the attended region, with their 95 % intervals as bars where there are
-    enough subjects (:func:`source_comparison` rows)."""
-    if comparison.empty:
-        raise ValueError("comparison is empty: nothing to plot")
-    sources = list(dict.fromkeys(comparison["source"]))
-    with style_context():
-        fig = Figure(figsize=(2.3 * len(sources) + 0.4, 2.8), layout="constrained")
-        axes = fig.subplots(1, len(sources), sharey=True, squeeze=False)[0]
-        for ax, source in zip(axes, sources, strict=True):
-            rows = comparison[comparison["source"] == source].reset_index(drop=True)
-            x = np.arange(len(rows))
-            for offset, (column, label, color) in zip((-0.2, 0.2), (
-                    ("r_inverse", "inverse region", COLORS[0]),
-                    ("r_attention", "attended region", COLORS[1])), strict=True):
-                ax.bar(x + offset, rows[column], width=0.4, color=color, label=label)
-                low = (rows[column] - rows[f"{column}_low"]).to_numpy(float)
-                high = (rows[f"{column}_high"] - rows[column]).to_numpy(float)
-                shown = np.isfinite(low) & np.isfinite(high)  # no interval under 3 subjects
-                ax.errorbar((x + offset)[shown], rows[column][shown], fmt="none", ecolor="black",
-                            yerr=np.vstack([low, high])[:, shown], capsize=2, linewidth=0.8)
-            ax.set_xticks(x, rows["channel"])
-            ax.set_ylim(0, 1)
-            n, clips = rows["n_subjects"].iloc[-1], rows["n_clips"].iloc[-1]
-            note = "" if n >= _MIN_SUBJECTS else ", no CI"
-            ax.set_title(f"{source}: n = {n} subjects, {clips} clips{note}", fontsize=8)
-        axes[0].set_ylabel("|r| with injected light")
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=7)
-    return fig
-
-
 # --- 05: LSTM training items and the denoised clips --------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 

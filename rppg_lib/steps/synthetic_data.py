@@ -20,12 +20,12 @@ import pandas as pd
 from rppg_lib.baselines import spatial_rgb_means
 from rppg_lib.constants import HR_BAND
 from rppg_lib.datasets import Clip, load_skin_masks
-from rppg_lib.inference import process_waveform
 from rppg_lib.metrics import pearson
+from rppg_lib.network_inference import process_waveform
 from rppg_lib.preprocess import scale_box
 from rppg_lib.progress import progress_bar
 from rppg_lib.signals import heart_rate
-from rppg_lib.steps.study import Study
+from rppg_lib.steps.dataset_split import Study
 from rppg_lib.validation import check_positive
 
 __all__ = [

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from rppg_lib.constants import HR_WINDOW_S
-from rppg_lib.evaluation import evaluate_windows
-from rppg_lib.inference import br_validator, predict_clip
+from rppg_lib.evaluation_protocols import evaluate_windows
+from rppg_lib.network_inference import br_validator, predict_clip
 from rppg_lib.progress import progress_bar
 from rppg_lib.steps import artifacts
 from rppg_lib.steps.artifacts import BR_MODEL_DIR, BR_MODEL_INFO, BR_RESP, NETWORK_STAGE
-from rppg_lib.steps.study import Study
+from rppg_lib.steps.dataset_split import Study
 from rppg_lib.training import TrainConfig, TrainResult, build_model, train
 from rppg_lib.training_sources import training_sets as clip_training_sets
 from rppg_lib.validation import check_choice
@@ -69,8 +69,9 @@ def predict_all(
     progress: bool = True,
     **kwargs: Any,
 ) -> dict[str, Any]:
-    """{clip_id: :class:`~rppg_lib.inference.ClipPrediction`} of ``model`` on every clip of
-    ``preprocessed`` (whole clips, :func:`rppg_lib.inference.predict_clip` with ``kwargs``)."""
+    """{clip_id: :class:`~rppg_lib.network_inference.ClipPrediction`} of ``model`` on every clip of
+    ``preprocessed`` (whole clips, :func:`rppg_lib.network_inference.predict_clip` with
+    ``kwargs``)."""
     if not preprocessed:
         raise ValueError("preprocessed is empty: nothing to predict")
     return {
@@ -89,7 +90,8 @@ def hr_windows(
     **kwargs: Any,
 ) -> pd.DataFrame:
     """Per-window heart rates of pulse ``estimates`` ({clip_id: (T,) at the clip's fps}) against
-    each clip's ground-truth BVP (:func:`rppg_lib.evaluation.evaluate_windows`, ``window_s`` s,
+    each clip's ground-truth BVP (:func:`rppg_lib.evaluation_protocols.evaluate_windows`,
+    ``window_s`` s,
     ``kwargs`` passed on). One row per window with clip_id, subject, scenario, split, method and
     the protocol's columns (hr_estimate, hr_reference, abs_error in bpm, snr_db, wmae)."""
     rows = []
@@ -138,7 +140,7 @@ def train_br_model(
     """Train an MTTS-CAN (``config.model`` "mttscan", see :func:`br_config`) on the chunks of the
     training clips with their pulse and respiration labels. Every epoch records val_loss,
     val_hr_mae (bpm) and val_br_mae (breaths/min, whole validation clips,
-    :func:`rppg_lib.inference.br_validator`). ValueError without validation clips."""
+    :func:`rppg_lib.network_inference.br_validator`). ValueError without validation clips."""
     check_choice(config.model, "config.model", tuple(m for m in BR_MODELS if m != "none"))
     train_set, val_set, validate_hr = training_sets(study, preprocessed, config)
     if validate_hr is None:

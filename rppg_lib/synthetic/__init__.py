@@ -82,7 +82,7 @@ drift, flicker (one sinusoid inside the HR band, at least 0.15 Hz from the mean 
 or ``scenario_params``; an unknown name raises ``ValueError``.
 """
 
-from .params import SCENARIOS, scenario_params
 from .render import SyntheticClip, generate
+from .scenarios import SCENARIOS, scenario_params
 
 __all__ = ["SCENARIOS", "SyntheticClip", "generate", "scenario_params"]

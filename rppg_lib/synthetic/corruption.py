@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import HR_BAND_HZ
 from .physiology import smooth_noise
+from .scenarios import HR_BAND_HZ
 
 # Flicker and nodding drawn inside the HR band keep at least this distance from the mean HR (Hz),
 # so that a spectrum shows the pulse and the corruption as two separate peaks.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from .params import BR_LIMITS_BPM, HR_LIMITS_BPM
+from .scenarios import BR_LIMITS_BPM, HR_LIMITS_BPM
 
 
 def smooth_noise(rng: np.random.Generator, n: int, fs: float, bandwidth_hz: float) -> np.ndarray:

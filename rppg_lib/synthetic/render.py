@@ -15,7 +15,9 @@ from scipy.special import ndtri
 from rppg_lib.constants import PULSE_RGB
 
 from .corruption import head_motion, illumination_gain, specular_gain
-from .face import (
+from .physiology import Physiology, simulate_physiology
+from .scenarios import scenario_params
+from .scene import (
     PERFUSION_BASE,
     PersonLayers,
     Subject,
@@ -23,8 +25,6 @@ from .face import (
     make_background,
     render_person,
 )
-from .params import scenario_params
-from .physiology import Physiology, simulate_physiology
 
 MIN_SIZE = 64  # below this the face box is under ~24 px, the Haar cascade's smallest window
 MAX_SIZE = 1024

@@ -1,7 +1,7 @@
 """Training of every network in the suite: one seeded, resumable, DDP-ready loop.
 
-Modules: ``config`` (:class:`TrainConfig`, presets), ``data`` (chunk datasets, subject-wise
-splits), ``loop`` (:func:`train`), ``checkpoint`` (atomic checkpoints and CSV log),
+Modules: ``train_config`` (:class:`TrainConfig`, presets), ``chunks`` (chunk datasets,
+subject-wise splits), ``loop`` (:func:`train`), ``checkpoint`` (atomic checkpoints and CSV log),
 ``distributed`` (devices, torchrun), ``build`` (networks by name, from checkpoints),
 ``sources`` (a dataset on disk -> subject-wise split -> cached preprocessing -> chunks).
 The command-line entry point is ``python -m rppg_lib.train`` (see :mod:`rppg_lib.train`).
@@ -15,10 +15,8 @@ from rppg_lib.training.checkpoint import (
     save_checkpoint,
     write_log_csv,
 )
-from rppg_lib.training.config import PRESETS, TrainConfig, preset
-from rppg_lib.training.data import (
+from rppg_lib.training.chunks import (
     ChunkDataset,
-    ClipFrames,
     chunks_from_clips,
     clip_sequence,
     concat_collate,
@@ -34,6 +32,7 @@ from rppg_lib.training.loop import (
     stop_reason,
     train,
 )
+from rppg_lib.training.train_config import PRESETS, TrainConfig, preset
 
 __all__ = [
     "TrainConfig",
@@ -46,7 +45,6 @@ __all__ = [
     "evaluate_loss",
     "stop_reason",
     "ChunkDataset",
-    "ClipFrames",
     "clip_sequence",
     "chunks_from_clips",
     "concat_collate",

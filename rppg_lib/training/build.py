@@ -10,7 +10,7 @@ from torch import nn
 
 from rppg_lib.models import CAN, MTTSCAN, TSCAN, LSTMDenoiser
 from rppg_lib.training.checkpoint import load_checkpoint, load_state
-from rppg_lib.training.config import TrainConfig
+from rppg_lib.training.train_config import TrainConfig
 
 __all__ = ["MODEL_CLASSES", "build_model", "model_from_checkpoint"]
 

@@ -44,8 +44,8 @@ from rppg_lib.training.checkpoint import (
     set_rng_state,
     write_log_csv,
 )
-from rppg_lib.training.config import TrainConfig
 from rppg_lib.training.distributed import DistContext, init_distributed, shutdown_distributed
+from rppg_lib.training.train_config import TrainConfig
 
 __all__ = ["TrainResult", "train", "mse_loss", "make_optimizer", "evaluate_loss", "stop_reason"]
 
@@ -157,7 +157,7 @@ def train(
     """Train ``model`` on ``train_set`` as ``config`` says; returns a :class:`TrainResult`.
 
     train_set / val_set: datasets of ``(inputs, targets)`` items, e.g.
-        :class:`~rppg_lib.training.data.ChunkDataset`; batches are built with ``collate_fn``, by
+        :class:`~rppg_lib.training.chunks.ChunkDataset`; batches are built with ``collate_fn``, by
         default the dataset's own ``collate_fn`` attribute, else stacking.
     validate: called on rank 0 after every epoch with the model in eval mode (inside
         ``torch.no_grad``); returns extra metrics such as ``{"val_hr_mae": 2.1}`` (bpm), which

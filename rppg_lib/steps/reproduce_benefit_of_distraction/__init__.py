@@ -13,7 +13,7 @@ suite's library and compares:
   (:func:`protocol_table`, :func:`parity_check` against :data:`PRINT_RESULT_REFERENCE`);
 - ``bugs``: each bug of the release measured with the release's behaviour and with the fix
   (:class:`BugEffect` rows, :func:`bug_table`);
-- ``plots``: the figures of notebook 07.
+- its figures are in :mod:`rppg_lib.steps.notebook_plots`.
 
 Units: rates in Hz, HR in bpm, SNR in dB with the convention named in every table.
 """
@@ -49,10 +49,6 @@ from rppg_lib.steps.reproduce_benefit_of_distraction.parity import (
     single_thread,
     stitch_for_protocol,
     waveform_correlations,
-)
-from rppg_lib.steps.reproduce_benefit_of_distraction.plots import (
-    plot_attention_and_inverse,
-    plot_release_bugs,
 )
 from rppg_lib.steps.reproduce_benefit_of_distraction.sample import (
     GT_HR_FS,
@@ -106,6 +102,4 @@ __all__ = [
     "blue_channel_effect",
     "zero_target_effect",
     "zero_input_effect",
-    "plot_attention_and_inverse",
-    "plot_release_bugs",
 ]

@@ -17,7 +17,7 @@ from torch import nn
 
 from rppg_lib.constants import DETREND_LAMBDA, HR_BAND, RELEASE_WINDOW_S
 from rppg_lib.denoiser import denoise_windows
-from rppg_lib.evaluation import evaluate_windows, summarize
+from rppg_lib.evaluation_protocols import evaluate_windows, summarize
 from rppg_lib.inverse_attention import (
     CHANNELS,
     RELEASE_THRESHOLD,
@@ -258,7 +258,8 @@ def protocol_windows(
     inputs: ProtocolInputs, *, stitching: str = "release", snr_db: str = "amplitude",
     window_s: float | None = None,
 ) -> pd.DataFrame:
-    """Per-window ``print_result.m`` rows (:func:`rppg_lib.evaluation.evaluate_windows`) of every
+    """Per-window ``print_result.m`` rows (:func:`rppg_lib.evaluation_protocols.evaluate_windows`)
+    of every
     signal, stitched with ``stitching``, the ground truth cut to the stitched length; SNR in
     ``snr_db`` ("amplitude": the release's 20·log10; "power": 10·log10). window_s overrides
     ``inputs.window_s``. Adds columns signal, stitching, snr_convention."""

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from rppg_lib.constants import FRAME_DEPTH
-from rppg_lib.preprocess.face import (
+from rppg_lib.preprocess.face_tracking import (
     CROP_POLICIES,
     DEFAULT_FILTER_BETA,
     DEFAULT_FILTER_CUTOFF_HZ,
@@ -39,7 +39,8 @@ class PreprocessConfig:
         detected face, ``"last"`` box or ``"center"`` square.
     tracker: between detections ``"flow"`` (optical-flow tracking, smoothing and a dead band:
         the crop holds still on a still face) or ``"legacy"`` (box held, moved by each detection);
-        see ``rppg_lib.preprocess.face``. redetect_tolerance: a detection within this fraction of
+        see ``rppg_lib.preprocess.face_tracking``. redetect_tolerance: a detection within this
+        fraction of
         the face side of the tracked face is ignored. hold_band: the crop moves only when the
         smoothed face moves more than this fraction of its side. filter_cutoff_hz, filter_beta:
         one-euro filter cut-off at rest (Hz) and its rise with speed (Hz per face side per second).
@@ -115,7 +116,8 @@ class PreprocessConfig:
         return self.mask_size if self.mask_size is not None else self.size - 2
 
     def box_tracker(self, fps: float, boxes: np.ndarray | None = None) -> BoxTracker:
-        """A fresh :class:`~rppg_lib.preprocess.face.BoxTracker` with this crop policy and its
+        """A fresh :class:`~rppg_lib.preprocess.face_tracking.BoxTracker` with this crop policy and
+        its
         tracking settings, for a clip at ``fps`` Hz (``boxes`` (T, 4) for ``crop="box"``)."""
         return BoxTracker(
             self.crop,

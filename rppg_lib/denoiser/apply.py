@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rppg_lib.denoiser.data import (
+from rppg_lib.denoiser.prepare import (
     CHANNEL_SETS,
     HOP,
     WINDOW,

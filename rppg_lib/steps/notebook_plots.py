@@ -1,24 +1,33 @@
-"""Figures of the reproduction: attention vs inverse attention, and two of the release's bugs.
+"""The steps' own figures: inverse masks and the attention sources' |r| (notebook 04), and the
+reproduction's attention vs inverse attention and two of the release's bugs (notebook 07).
 
-Figures are ``matplotlib.figure.Figure`` objects in the suite's style (shown by returning them
-from a notebook cell, saved with :func:`rppg_lib.run.report.save_figure`). Traces of pulses and
-estimates over time use :mod:`rppg_lib.plots`.
+The core's figures (traces of pulses and estimates over time, attention masks) are in
+:mod:`rppg_lib.plots`. Figures are ``matplotlib.figure.Figure`` objects in the suite's style
+(shown by returning them from a notebook cell, saved with :func:`rppg_lib.run.report.save_figure`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import scipy.signal
 from matplotlib.figure import Figure
 
 from rppg_lib.constants import HR_BAND
+from rppg_lib.figure_style import COLORS, style_context
+from rppg_lib.inverse_attention import normalize_masks
 from rppg_lib.plots import CHANNEL_COLORS, CHANNELS
-from rppg_lib.run.report.figures import COLORS, style_context
 from rppg_lib.signals import butter_bandpass
+from rppg_lib.steps.inverse_attention_noise import MIN_INTERVAL_SUBJECTS
 from rppg_lib.steps.reproduce_benefit_of_distraction.sample import RELEASE_FS, VIDEO_FPS
-from rppg_lib.validation import as_array, as_signal, check_fs
+from rppg_lib.validation import as_array, as_signal, check_fs, check_positive, check_positive_int
 
-__all__ = ["plot_attention_and_inverse", "plot_release_bugs"]
+__all__ = [
+    "plot_inverse_masks",
+    "plot_source_comparison",
+    "plot_attention_and_inverse",
+    "plot_release_bugs",
+]
 
 
 def plot_attention_and_inverse(
@@ -118,4 +127,81 @@ def plot_release_bugs(
         right.set_xlabel("time (s)")
         right.set_ylabel("conditioned estimate (z)")
         right.legend(loc="upper left", fontsize=6)
+    return fig
+
+
+def plot_inverse_masks(
+    crops: np.ndarray,
+    masks: np.ndarray,
+    inverse: np.ndarray,
+    fs: float,
+    *,
+    n: int = 4,
+) -> Figure:
+    """For ``n`` evenly spaced frames: the network's crop on the mask grid (top), the normalised
+    attention A' (middle) and the inverse mask M (bottom), each titled with its time (s).
+
+    crops: (T, H, W, 3) in [0, 1] (``PreprocessedClip.mask_frames``); masks: (T, H, W) gate-1
+    attention; inverse: (T, H, W) inverse masks (``CorruptionEstimates.inverse_masks``); fs: frame
+    rate in Hz. The title of the bottom row gives the mean share of the grid in the inverse region.
+    """
+    normalised = normalize_masks(masks)
+    inv = np.asarray(inverse, dtype=np.float32)
+    if not len(crops) == normalised.shape[0] == inv.shape[0]:
+        raise ValueError(f"crops, masks and inverse differ in frames: {len(crops)}, "
+                         f"{normalised.shape[0]}, {inv.shape[0]}")
+    fs = check_positive(fs, "fs")
+    count = min(check_positive_int(n, "n"), inv.shape[0])
+    chosen = np.linspace(0, inv.shape[0] - 1, count).round().astype(int)
+    with style_context():
+        fig = Figure(figsize=(1.25 * count + 0.9, 3.9), layout="constrained")
+        axes = fig.subplots(3, count, squeeze=False)
+        for col, t in enumerate(chosen):
+            axes[0, col].imshow(np.clip(np.asarray(crops[t], dtype=np.float32), 0.0, 1.0))
+            axes[0, col].set_title(f"{t / fs:.1f} s", fontsize=8)
+            attended = axes[1, col].imshow(normalised[t], cmap="inferno", vmin=0, vmax=1)
+            ignored = axes[2, col].imshow(inv[t], cmap="gray", vmin=0, vmax=1)
+            for ax in axes[:, col]:
+                ax.set_xticks([])
+                ax.set_yticks([])
+        axes[0, 0].set_ylabel("crop")
+        axes[1, 0].set_ylabel("attention A'")
+        axes[2, 0].set_ylabel("inverse M")
+        fig.colorbar(attended, ax=axes[1, :].tolist(), shrink=0.8)
+        fig.colorbar(ignored, ax=axes[2, :].tolist(), shrink=0.8)
+        fig.suptitle(f"inverse region: {100 * float(inv.mean()):.0f} % of the grid on average",
+                     fontsize=9)
+    return fig
+
+
+def plot_source_comparison(comparison: pd.DataFrame) -> Figure:
+    """One panel per attention source: mean |r| with the injected light per channel of the
+    inverse region and of the attended region, with their 95 % intervals as bars where there are
+    enough subjects (:func:`source_comparison` rows)."""
+    if comparison.empty:
+        raise ValueError("comparison is empty: nothing to plot")
+    sources = list(dict.fromkeys(comparison["source"]))
+    with style_context():
+        fig = Figure(figsize=(2.3 * len(sources) + 0.4, 2.8), layout="constrained")
+        axes = fig.subplots(1, len(sources), sharey=True, squeeze=False)[0]
+        for ax, source in zip(axes, sources, strict=True):
+            rows = comparison[comparison["source"] == source].reset_index(drop=True)
+            x = np.arange(len(rows))
+            for offset, (column, label, color) in zip((-0.2, 0.2), (
+                    ("r_inverse", "inverse region", COLORS[0]),
+                    ("r_attention", "attended region", COLORS[1])), strict=True):
+                ax.bar(x + offset, rows[column], width=0.4, color=color, label=label)
+                low = (rows[column] - rows[f"{column}_low"]).to_numpy(float)
+                high = (rows[f"{column}_high"] - rows[column]).to_numpy(float)
+                shown = np.isfinite(low) & np.isfinite(high)  # no interval under 3 subjects
+                ax.errorbar((x + offset)[shown], rows[column][shown], fmt="none", ecolor="black",
+                            yerr=np.vstack([low, high])[:, shown], capsize=2, linewidth=0.8)
+            ax.set_xticks(x, rows["channel"])
+            ax.set_ylim(0, 1)
+            n, clips = rows["n_subjects"].iloc[-1], rows["n_clips"].iloc[-1]
+            note = "" if n >= MIN_INTERVAL_SUBJECTS else ", no CI"
+            ax.set_title(f"{source}: n = {n} subjects, {clips} clips{note}", fontsize=8)
+        axes[0].set_ylabel("|r| with injected light")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=7)
     return fig

@@ -41,12 +41,12 @@ from rppg_lib.constants import (
     HR_STEP_S,
     HR_WINDOW_S,
 )
+from rppg_lib.network_input import ClipFrames
 from rppg_lib.progress import progress_bar
 from rppg_lib.signals import bandpass, breathing_rate, detrend, heart_rate, heart_rate_series
 from rppg_lib.threads import ThreadSettings, network_threads
 from rppg_lib.training.build import model_from_checkpoint
 from rppg_lib.training.checkpoint import CHECKPOINT_FORMAT
-from rppg_lib.training.data import ClipFrames
 from rppg_lib.training.distributed import resolve_device
 from rppg_lib.validation import check_positive, check_positive_int
 
@@ -249,7 +249,7 @@ def run_network(
     progress: bool = False,
 ) -> tuple[np.ndarray, dict[str, np.ndarray] | None, int]:
     """Raw network outputs for every frame of ``inputs`` (T, 6, S, S) (an array, memory map or
-    :class:`~rppg_lib.training.data.ClipFrames`), in eval mode, under ``torch.inference_mode``.
+    :class:`~rppg_lib.network_input.ClipFrames`), in eval mode, under ``torch.inference_mode``.
 
     frame_depth: segment length of the temporal shift (default: ``model.frame_depth``, None for
     CAN). batch_frames: frames per forward pass (default 20 segments or 200 frames), a multiple

@@ -13,7 +13,6 @@ memory maps travel to DataLoader worker processes as file references, not as cop
 
 from __future__ import annotations
 
-import mmap
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,12 +20,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from rppg_lib.network_input import ClipFrames, from_portable, to_portable
 from rppg_lib.validation import check_choice, check_positive_int
 from rppg_lib.windows import window_starts
 
 __all__ = [
     "ChunkDataset",
-    "ClipFrames",
     "clip_sequence",
     "chunks_from_clips",
     "concat_collate",
@@ -52,42 +51,6 @@ def stack_collate(batch: Sequence[tuple[torch.Tensor, torch.Tensor]]):
 
 
 COLLATES: dict[str, Callable] = {"concat": concat_collate, "stack": stack_collate}
-
-
-class _FileArray:
-    """A picklable reference to a C-contiguous array inside a read-only memory-mapped file.
-
-    Pickling an ``np.memmap`` copies its data; DataLoader workers started with "spawn" (the
-    default on macOS and Windows) receive the dataset pickled, so each worker would hold every
-    clip in memory. The reference reopens the mapping in the worker instead.
-    """
-
-    def __init__(self, array: np.memmap) -> None:
-        granularity_start = array.offset - array.offset % mmap.ALLOCATIONGRANULARITY
-        mapping_address = np.frombuffer(array._mmap, dtype=np.uint8).ctypes.data
-        self.filename = array.filename
-        self.offset = granularity_start + array.ctypes.data - mapping_address
-        self.dtype = array.dtype.str
-        self.shape = array.shape
-
-    def open(self) -> np.memmap:
-        return np.memmap(self.filename, self.dtype, mode="r", offset=self.offset, shape=self.shape)
-
-
-def _to_portable(value: Any) -> Any:
-    if (
-        isinstance(value, np.memmap)
-        and getattr(value, "_mmap", None) is not None
-        and value.filename is not None
-        and value.mode == "r"
-        and value.flags.c_contiguous
-    ):
-        return _FileArray(value)
-    return value
-
-
-def _from_portable(value: Any) -> Any:
-    return value.open() if isinstance(value, _FileArray) else value
 
 
 class ChunkDataset(Dataset):
@@ -160,11 +123,11 @@ class ChunkDataset(Dataset):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["sequences"] = [tuple(_to_portable(a) for a in pair) for pair in self.sequences]
+        state["sequences"] = [tuple(to_portable(a) for a in pair) for pair in self.sequences]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state["sequences"] = [tuple(_from_portable(a) for a in pair) for pair in state["sequences"]]
+        state["sequences"] = [tuple(from_portable(a) for a in pair) for pair in state["sequences"]]
         self.__dict__.update(state)
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -175,51 +138,6 @@ class ChunkDataset(Dataset):
         x = np.array(inputs[start:stop], dtype=np.float32)
         y = np.array(targets[start:stop], dtype=np.float32)
         return torch.from_numpy(x), torch.from_numpy(y)
-
-
-class ClipFrames:
-    """Lazy channels-first network input of a preprocessed clip: ``frames[a:b]`` is
-    ``(b-a, 6, S, S)`` float32, channels 0-2 motion, 3-5 appearance.
-
-    Only the requested frames are read from ``motion`` and ``appearance`` (T, S, S, 3), which
-    may be memory-mapped; the full (T, 6, S, S) array is never built.
-    """
-
-    def __init__(self, motion: Any, appearance: Any) -> None:
-        if len(motion) != len(appearance):
-            raise ValueError(
-                f"motion has {len(motion)} frames but appearance has {len(appearance)}"
-            )
-        if np.shape(motion)[1:] != np.shape(appearance)[1:] or np.shape(motion)[-1] != 3:
-            raise ValueError(
-                f"motion and appearance must both be (T, S, S, 3), got {np.shape(motion)} and "
-                f"{np.shape(appearance)}"
-            )
-        self.motion = motion
-        self.appearance = appearance
-
-    def __len__(self) -> int:
-        return len(self.motion)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"motion": _to_portable(self.motion), "appearance": _to_portable(self.appearance)}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.motion = _from_portable(state["motion"])
-        self.appearance = _from_portable(state["appearance"])
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        t, h, w, _ = np.shape(self.motion)
-        return (t, 6, h, w)
-
-    def __getitem__(self, index: slice) -> np.ndarray:
-        if not isinstance(index, slice):
-            raise TypeError(f"ClipFrames supports slices only, got {type(index).__name__}")
-        both = np.concatenate(
-            [np.asarray(self.motion[index]), np.asarray(self.appearance[index])], axis=-1
-        )
-        return np.ascontiguousarray(both.transpose(0, 3, 1, 2), dtype=np.float32)
 
 
 def clip_sequence(clip: Any, targets: str = "pulse") -> tuple[ClipFrames, np.ndarray]:
