@@ -12,10 +12,9 @@ texture, MJPG by default) written to --workdir and kept between runs. Each path 
 ``--repeats`` times, alternating, and the best time of each counts (the machine may be shared);
 the CPU seconds (user + system, all threads) of that run are printed beside the wall clock, as
 they depend less on other work on the machine. Every path but ``tscan.pure`` and the earlier
-one uses the
-default model (:data:`~rppg_lib.video_inference.DEFAULT_MODEL`, open-rppg's TS-CAN trained on
-RLAP) from data/weights/, and writes its files as ``rppg infer`` does. The network path that ran
-(mode, threads) is read from the summary.
+one uses the default model (:data:`~rppg_lib.video_inference.DEFAULT_MODEL`, open-rppg's TS-CAN
+trained on RLAP) from data/weights/, and writes its files as ``rppg infer`` does. The network
+path that ran (mode, threads) is read from the summary.
 
 Shares, from the sequential run (its stages do not overlap): decode = a decode-only pass over the
 file (what the pipeline reads); tracking and crops = infer's "decode_and_crop_s" minus decode;
@@ -80,7 +79,7 @@ def baseline_tree(commit: str) -> Path:
 
 def run_cli(tree: Path, video: Path, out: Path, threads: int) -> SimpleNamespace:
     """``rppg infer VIDEO --out OUT`` of the library in ``tree``, in a fresh process (startup and
-    imports included); its summary and the child's CPU seconds and peak RSS."""
+    imports included); its summary and the child's CPU seconds."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     env = {**os.environ, "PYTHONPATH": str(tree), "RPPG_THREADS": str(threads)}
     command = [sys.executable, "-m", "rppg_lib.run.cli", "infer", str(video), "--out", str(out)]
@@ -90,7 +89,7 @@ def run_cli(tree: Path, video: Path, out: Path, threads: int) -> SimpleNamespace
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     summary = json.loads((out / "summary.json").read_text())
-    return SimpleNamespace(summary=summary, cpu=cpu, rss_mib=after.ru_maxrss / 1024)
+    return SimpleNamespace(summary=summary, cpu=cpu)
 
 
 def decode_seconds(video: Path) -> float:
@@ -106,7 +105,7 @@ def cpu_seconds() -> float:
 
 
 # Paths run as a whole `rppg infer` process: today's and the --baseline commit's, like for like.
-CLI_PATHS = ("cli", "today")
+CLI_PATHS = ("cli", "earlier")
 
 PATH_LABELS = {
     "frozen": "default (frozen, overlapped)",
@@ -116,10 +115,12 @@ PATH_LABELS = {
     "tscan.pure": "--model tscan.pure (as default)",
     "cli": "rppg infer, whole process",
 }
+# The paths --hr-check can compare: they return the per-window rates in process.
+IN_PROCESS_PATHS = tuple(p for p in PATH_LABELS if p not in CLI_PATHS)
 
 
 def run_path(name: str, video: Path, out: Path, baseline: str):
-    """One ``rppg infer`` of ``video`` by path ``name`` (:data:`PATH_LABELS`, or "today")."""
+    """One ``rppg infer`` of ``video`` by path ``name`` (:data:`PATH_LABELS`, or "earlier")."""
     if name in CLI_PATHS:
         tree = REPO if name == "cli" else baseline_tree(baseline)
         return run_cli(tree, video, out, torch.get_num_threads())
@@ -225,9 +226,9 @@ def main() -> None:
                         help="video lengths (s) for the peak-memory table, e.g. 30 120")
     parser.add_argument("--hr-check", nargs="+", default=None, metavar="N [VIDEO]",
                         help="frozen vs eager per-window HR on N x 2 synthetic clips and videos")
-    parser.add_argument("--fast", choices=tuple(PATH_LABELS), default="frozen",
+    parser.add_argument("--fast", choices=IN_PROCESS_PATHS, default="frozen",
                         help="the path --hr-check compares with --versus")
-    parser.add_argument("--versus", choices=tuple(PATH_LABELS), default="eager",
+    parser.add_argument("--versus", choices=IN_PROCESS_PATHS, default="eager",
                         help="the path --hr-check compares it with")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child-video", default=None, help=argparse.SUPPRESS)
@@ -237,7 +238,7 @@ def main() -> None:
     if args.child:
         child_peak_rss(args.child, Path(args.child_video), args.baseline)
         return
-    paths = [p for p in PATH_LABELS if p not in CLI_PATHS]
+    paths = list(IN_PROCESS_PATHS)
     paths += list(CLI_PATHS) if args.baseline else []
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -260,12 +261,12 @@ def print_speed(best: dict, paths: list[str], args: argparse.Namespace) -> None:
     print(f"\nrppg infer on {seconds:g} s of 640x480 {args.codec} at 30 fps, "
           f"{args.threads} threads, best of {args.repeats}; network path: "
           f"{new['summary']['network_path']}")
-    print(f"  {'path':<32}{'wall s':>7}{'x real t.':>10}{'vs today':>9}{'CPU s':>7}")
+    print(f"  {'path':<32}{'wall s':>7}{'x real t.':>10}{'vs earlier':>11}{'CPU s':>7}")
     for name in paths:
         b = best[name]
         label = PATH_LABELS.get(name, f"earlier rppg infer ({args.baseline})")
-        ratio = best["today"]["wall"] / b["wall"] if "today" in best else float("nan")
-        print(f"  {label:<32}{b['wall']:7.1f}{seconds / b['wall']:9.2f}x{ratio:8.2f}x"
+        ratio = best["earlier"]["wall"] / b["wall"] if "earlier" in best else float("nan")
+        print(f"  {label:<32}{b['wall']:7.1f}{seconds / b['wall']:9.2f}x{ratio:10.2f}x"
               f"{b['cpu']:7.1f}")
     # Shares from the sequential run, whose stages do not overlap.
     serial = best["sequential"]
